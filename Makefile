@@ -1,0 +1,7 @@
+.PHONY: lint test format
+lint:
+	ruff check . && ruff format --check .
+format:
+	ruff check --fix . && ruff format .
+test:
+	python -m pytest

@@ -1,0 +1,241 @@
+"""MaskClassifier: a timm model + its label names, stored in timm's own hub format.
+
+The folder (config.json + model.safetensors + README.md) is what `timm.models.save_for_hf` writes,
+so it loads three ways: `MaskClassifier.from_pretrained`, `timm.create_model("hf-hub:...")` /
+`"local-dir:..."`, and `transformers.pipeline("image-classification", model=...)`.
+Weights load from safetensors only: a downloaded model can never run code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from maskdet._env import configure_offline, hub_online, num_threads
+from maskdet.results import LABELS
+
+WEIGHTS_DIR = Path(__file__).parent / "weights" / "classifier"
+HUB_FILES = ("config.json", "model.safetensors", "README.md")
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_INTERP = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
+
+
+def resolve_classifier(source: str | Path | None) -> Path:
+    """A model folder from None (bundled), a local folder or a hub repo id (downloaded or cached)."""
+    if source is None:
+        if not (WEIGHTS_DIR / "config.json").is_file():
+            raise FileNotFoundError(
+                f"no bundled mask classifier in {str(WEIGHTS_DIR)!r}. Train one with `python train.py "
+                "--dataset ... --output-dir out` and pass it: --classifier out"
+            )
+        return WEIGHTS_DIR
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_file():
+        raise ValueError(
+            f"classifier {str(path)!r} is a file; pass the folder holding config.json and model.safetensors"
+        )
+    if isinstance(source, str) and _REPO_ID.match(source):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(source, allow_patterns=list(HUB_FILES)))
+        except Exception as e:
+            raise FileNotFoundError(
+                f"cannot get classifier {source!r} from the hub ({type(e).__name__}: {e}). Offline "
+                "(HF_HUB_OFFLINE=1) the repo must already be in the local cache"
+            ) from e
+    raise FileNotFoundError(f"classifier {str(source)!r} not found: pass a model folder or a hub repo id (user/repo)")
+
+
+class MaskClassifier:
+    """Labels face crops as with_mask / without_mask / mask_worn_incorrectly.
+
+    Args:
+        model: a timm classification model with `len(label_names)` outputs.
+        label_names: class names, index-aligned with the model's outputs.
+        architecture: timm model name (recorded in config.json).
+        model_args: extra `timm.create_model` kwargs needed to rebuild it (e.g. ViT `img_size`).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        label_names: Sequence[str] = LABELS,
+        architecture: str | None = None,
+        model_args: dict | None = None,
+    ):
+        self.model = model.eval()
+        self.label_names = tuple(label_names)
+        self.architecture = architecture or getattr(model, "default_cfg", {}).get("architecture", "")
+        self.model_args = dict(model_args or {})
+        self.model_args.pop("num_classes", None)  # transformers' TimmWrapper rejects a repeated num_classes
+        self.path: Path | None = None
+        cfg = model.pretrained_cfg
+        self.input_size = tuple(int(v) for v in cfg["input_size"][1:])  # (H, W)
+        self.mean = np.asarray(cfg.get("mean", (0.485, 0.456, 0.406)), np.float32)
+        self.std = np.asarray(cfg.get("std", (0.229, 0.224, 0.225)), np.float32)
+        self.interpolation = _INTERP.get(cfg.get("interpolation", "bilinear"), cv2.INTER_LINEAR)
+
+    @classmethod
+    def create(
+        cls,
+        architecture: str = "mobilenetv3_small_100",
+        label_names: Sequence[str] = LABELS,
+        img_size: int = 128,
+        **model_args: Any,
+    ) -> MaskClassifier:
+        """A new, untrained classifier from a timm architecture name (no download: pretrained=False)."""
+        import timm
+
+        if "vit" in architecture or "deit" in architecture:
+            model_args.setdefault("img_size", img_size)
+        model = timm.create_model(architecture, pretrained=False, num_classes=len(label_names), **model_args)
+        set_preprocessing(model, img_size)
+        return cls(model, label_names, architecture, model_args)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path | None = None) -> MaskClassifier:
+        """Load from None (bundled), a folder or a hub repo id (offline from the cache with HF_HUB_OFFLINE=1).
+
+        Raises:
+            FileNotFoundError: no model there, or config.json / model.safetensors missing.
+            ValueError: a corrupt config or weights file (the message names it).
+        """
+        configure_offline()
+        import timm
+        import torch
+        from safetensors.torch import load_file
+
+        folder = resolve_classifier(source)
+        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
+        for p in (config_path, weights_path):
+            if not p.is_file():
+                hint = " (pickle .bin weights are refused: re-save with save_pretrained)" if p == weights_path else ""
+                raise FileNotFoundError(f"classifier file missing: {str(p)!r}{hint}")
+        try:
+            config = json.loads(config_path.read_text())
+            architecture = config["architecture"]
+            label_names = config.get("label_names") or list(LABELS)
+            model_args = {k: v for k, v in config.get("model_args", {}).items() if k != "num_classes"}
+        except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError) as e:
+            raise ValueError(f"corrupt classifier config {str(config_path)!r}: {e}") from e
+        try:
+            model = timm.create_model(architecture, pretrained=False, num_classes=len(label_names), **model_args)
+            model.load_state_dict(load_file(str(weights_path)))
+        except Exception as e:
+            raise ValueError(
+                f"cannot load classifier weights {str(weights_path)!r} ({type(e).__name__}: {e}); the file is "
+                "corrupt or does not match config.json"
+            ) from e
+        pcfg = config.get("pretrained_cfg", {})
+        model.pretrained_cfg = {**model.pretrained_cfg, **pcfg}
+        torch.set_num_threads(num_threads())
+        clf = cls(model, label_names, architecture, model_args)
+        clf.path = folder
+        return clf
+
+    def save_pretrained(self, folder: str | Path, model_card: str | None = None) -> Path:
+        """Write config.json, model.safetensors and README.md (timm's hub layout) into `folder`."""
+        from timm.models import save_for_hf
+
+        folder = Path(folder)
+        save_for_hf(
+            self.model,
+            str(folder),
+            model_config={"label_names": list(self.label_names)},
+            model_args=self.model_args or None,
+            safe_serialization=True,
+        )
+        config_path = folder / "config.json"
+        config = json.loads(config_path.read_text())
+        config.setdefault("model_args", {}).pop("num_classes", None)
+        if not config["model_args"]:
+            config.pop("model_args")
+        config["architecture"] = self.architecture
+        config_path.write_text(json.dumps(config, indent=2) + "\n")
+        if model_card is None:
+            from maskdet.card import classifier_card
+
+            model_card = classifier_card(self)
+        (folder / "README.md").write_text(model_card)
+        return folder
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        token: str | None = None,
+        private: bool = False,
+        commit_message: str = "Add maskdet classifier",
+        model_card: str | None = None,
+        extra_files: Sequence[str | Path] = (),
+    ) -> str:
+        """Create the repo (exist_ok) and upload the saved folder, like `timm.models.push_to_hf_hub`."""
+        configure_offline()
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token, library_name="maskdet")
+        with hub_online(), tempfile.TemporaryDirectory() as tmp:
+            repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+            repo_id = getattr(repo_url, "repo_id", None) or repo_id
+            self.save_pretrained(tmp, model_card=model_card)
+            for extra in extra_files:
+                extra = Path(extra)
+                if extra.is_file():
+                    (Path(tmp) / extra.name).write_bytes(extra.read_bytes())
+            api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message, repo_type="model")
+        return repo_id
+
+    def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """BGR crops -> (N, 3, H, W) float32 normalised RGB, the model's own eval preprocessing.
+
+        Each crop is resized to the model's input size (no centre crop: the margin is already chosen
+        by the pipeline), then normalised with the config's mean and std.
+        """
+        h, w = self.input_size
+        batch = np.empty((len(crops), h, w, 3), np.float32)
+        for i, crop in enumerate(crops):
+            if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 1 or crop.shape[1] < 1:
+                raise ValueError(f"crop {i} must be an (H, W, 3) BGR array, but got shape {crop.shape}")
+            batch[i] = cv2.resize(crop, (w, h), interpolation=self.interpolation)[..., ::-1]
+        batch = (batch / 255.0 - self.mean) / self.std
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+
+    def classify(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Label BGR face crops in one batched forward.
+
+        Returns:
+            label_ids (N,) int64 and probs (N, C) float32 (softmax), C == len(label_names).
+        """
+        import torch
+
+        if len(crops) == 0:
+            return np.zeros(0, np.int64), np.zeros((0, len(self.label_names)), np.float32)
+        x = torch.from_numpy(self.preprocess(crops))
+        with torch.inference_mode():
+            probs = self.model(x).softmax(dim=1).float().numpy()
+        return probs.argmax(axis=1).astype(np.int64), probs
+
+    def __repr__(self) -> str:
+        return f"MaskClassifier({self.architecture!r}, labels={self.label_names}, input={self.input_size})"
+
+
+def set_preprocessing(model: Any, img_size: int, mean=None, std=None) -> None:
+    """Record the face-sized input and normalisation in the model's pretrained_cfg (saved in config.json)."""
+    cfg = dict(model.pretrained_cfg)
+    cfg.update(input_size=(3, img_size, img_size), crop_pct=1.0, crop_mode="center", interpolation="bilinear")
+    if mean is not None:
+        cfg["mean"], cfg["std"] = tuple(mean), tuple(std)
+    cfg.setdefault("mean", (0.485, 0.456, 0.406))
+    cfg.setdefault("std", (0.229, 0.224, 0.225))
+    cfg.pop("test_input_size", None)
+    cfg.pop("test_crop_pct", None)
+    model.pretrained_cfg = cfg

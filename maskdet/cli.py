@@ -1,0 +1,203 @@
+"""The `maskdet` command line: train, detect, info. Scripts at the top level call into here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+SHARED = Path("..") / "shared"  # the datasets folder beside a checkout
+
+
+def classifier_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train.py", description="Fine-tune the mask classifier (timm + datasets).")
+    p.add_argument("--dataset", required=True, help="image folder, VOC folder or hub dataset id")
+    p.add_argument("--model", default="mobilenetv2_100", help="timm architecture (default: mobilenetv2_100)")
+    p.add_argument("--img-size", type=int, default=112)
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--pretrained", choices=["auto", "imagenet", "none"], default="auto")
+    p.add_argument("--no-synthetic", action="store_true", help="leave out synth_* training images")
+    p.add_argument("--balance", type=float, default=1.0, help="class-sampling exponent (1 = balanced)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-train-samples", type=int, default=None, help="for smoke runs")
+    p.add_argument("--samples-per-epoch", type=int, default=None)
+    p.add_argument("--output-dir", type=Path, required=True)
+    p.add_argument("--push-to-hub", metavar="USER/REPO", default=None)
+    p.add_argument("--private", action="store_true", help="create the hub repo private")
+    return p
+
+
+def crops_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train.py crops", description="Cut face crops + synthetic masks into an image folder."
+    )
+    p.add_argument("--voc", type=Path, default=SHARED / "datasets" / "facemask-voc")
+    p.add_argument("--extra", type=Path, nargs="*", default=[SHARED / "datasets" / "facemask-crops"])
+    p.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
+    p.add_argument("--no-synthetic", action="store_true")
+    p.add_argument("--min-size", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", type=Path, required=True)
+    return p
+
+
+def detector_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train.py detector", description="Train the YOLOv8 face detector.")
+    p.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc")
+    p.add_argument("--model", default="yolov8n.yaml", help="ultralytics YAML (from scratch) or .pt")
+    p.add_argument("--imgsz", type=int, default=416)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--hours", type=float, default=None, help="train for a fixed time instead")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--output-dir", type=Path, default=Path("runs/detector"))
+    return p
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    """`python train.py ...` / `maskdet train ...`: classifier by default, `crops` and `detector` subcommands."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = "python train.py " + shlex.join(argv)  # recorded in the model card
+    try:
+        if argv[:1] == ["crops"]:
+            from maskdet.classifier_data import CropDataConfig, prepare_crops
+
+            a = crops_parser().parse_args(argv[1:])
+            cfg = CropDataConfig(
+                voc=a.voc, extra=a.extra, yunet=None if a.no_synthetic else a.yunet, min_size=a.min_size, seed=a.seed
+            )
+            print(json.dumps(prepare_crops(cfg, a.output)["counts"], indent=2))
+        elif argv[:1] == ["detector"]:
+            from maskdet.detector_training import DetectorTrainConfig, train_detector
+
+            a = detector_parser().parse_args(argv[1:])
+            cfg = DetectorTrainConfig(
+                data=a.data,
+                output_dir=a.output_dir,
+                model=a.model,
+                imgsz=a.imgsz,
+                epochs=a.epochs,
+                hours=a.hours,
+                batch=a.batch,
+                resume=not a.no_resume,
+            )
+            print(json.dumps(train_detector(cfg), indent=2))
+        else:
+            from maskdet.training import TrainConfig, train
+
+            a = classifier_parser().parse_args(argv)
+            cfg = TrainConfig(
+                dataset=a.dataset,
+                output_dir=a.output_dir,
+                model=a.model,
+                img_size=a.img_size,
+                epochs=a.epochs,
+                batch_size=a.batch_size,
+                lr=a.lr,
+                pretrained=a.pretrained,
+                synthetic=not a.no_synthetic,
+                balance=a.balance,
+                seed=a.seed,
+                max_train_samples=a.max_train_samples,
+                samples_per_epoch=a.samples_per_epoch,
+                push_to_hub=a.push_to_hub,
+                hub_private=a.private,
+                command=command,
+            )
+            metrics = train(cfg)
+            summary = {k: metrics[k] for k in ("accuracy", "macro_f1", "latency_ms_batch8", "train_seconds")}
+            summary["recall"] = {n: round(v["recall"], 4) for n, v in metrics["per_class"].items()}
+            print(json.dumps(summary, indent=2))
+            print(f"saved to {cfg.output_dir}")
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py)."""
+    p.add_argument("--detector", default=None, help="detector .pt/.onnx file, folder or hub repo id (default: bundled)")
+    p.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
+    p.add_argument("--face-threshold", type=float, default=0.35, help="minimum face confidence")
+    p.add_argument("--label-threshold", type=float, default=0.0, help="below this the label is 'unknown'")
+    p.add_argument("--imgsz", type=int, default=640, help="detector input size")
+
+
+def pipeline_from_args(a: argparse.Namespace):
+    from maskdet.pipeline import Pipeline
+
+    return Pipeline.from_pretrained(
+        a.detector, a.classifier, face_threshold=a.face_threshold, label_threshold=a.label_threshold, imgsz=a.imgsz
+    )
+
+
+def detect_main(argv: list[str]) -> int:
+    """`maskdet detect IMAGE...`: one JSON line per image; annotated copies with --output-dir."""
+    p = argparse.ArgumentParser(prog="maskdet detect", description="Detect faces and mask use in images.")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--output-dir", type=Path, default=None, help="write annotated images here")
+    p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated images")
+    add_model_args(p)
+    a = p.parse_args(argv)
+    try:
+        pipe = pipeline_from_args(a)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    import cv2
+
+    from maskdet.annotate import draw
+    from maskdet.imageio import load_image
+
+    failed = 0
+    for path in a.images:
+        try:
+            frame = load_image(path)
+        except (ValueError, FileNotFoundError) as e:
+            print(json.dumps({"image": str(path), "error": str(e)}))
+            failed += 1
+            continue
+        faces = pipe(frame)
+        print(json.dumps({"image": str(path), **faces.to_dict()}))
+        if a.output_dir:
+            a.output_dir.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(a.output_dir / f"{path.stem}.jpg"), draw(frame, faces, blur=a.blur))
+    return 1 if failed else 0
+
+
+def info_main(argv: list[str]) -> int:
+    """`maskdet info`: where the bundled models are and what they score (from their metrics)."""
+    argparse.ArgumentParser(prog="maskdet info").parse_args(argv)
+    from maskdet.classifier import WEIGHTS_DIR as CLS_DIR
+    from maskdet.detector import WEIGHTS_DIR
+
+    info = {"version": __import__("maskdet").__version__, "weights_dir": str(WEIGHTS_DIR)}
+    for name, path in (
+        ("detector_metrics", WEIGHTS_DIR / "detector_metrics.json"),
+        ("classifier_metrics", CLS_DIR / "metrics.json"),
+    ):
+        info[name] = json.loads(path.read_text()) if path.is_file() else None
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+COMMANDS = {"train": train_main, "detect": detect_main, "info": info_main}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`maskdet <command> ...`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(
+            f"usage: maskdet {{{','.join(COMMANDS)}}} ...\n  train   fine-tune the classifier "
+            "(`maskdet train detector ...` for the face detector)\n  detect  label faces in images\n"
+            "  info    show the bundled models",
+            file=sys.stderr,
+        )
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    return COMMANDS[argv[0]](argv[1:])

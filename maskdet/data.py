@@ -1,0 +1,204 @@
+"""Data: PASCAL VOC face annotations, the image split, YOLO conversion and face crops.
+
+The split is stored as data (a JSON list of image stems per side) so that the classifier, the
+detector and evaluation all use the same images for validation.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maskdet.results import LABELS
+
+# The Kaggle dataset's own class names -> maskdet's labels.
+VOC_LABEL_MAP = {
+    "with_mask": "with_mask",
+    "without_mask": "without_mask",
+    "mask_weared_incorrect": "mask_worn_incorrectly",
+    "mask_worn_incorrectly": "mask_worn_incorrectly",
+}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+BUNDLED_SPLIT = Path(__file__).parent / "splits" / "facemask-voc.json"
+
+
+@dataclass
+class VocImage:
+    """One annotated image: boxes (N, 4) float32 xyxy pixels clipped to the image, labels in LABELS."""
+
+    path: Path
+    width: int
+    height: int
+    boxes: np.ndarray
+    labels: list[str]
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
+def read_voc_annotation(xml_path: str | Path) -> tuple[int, int, np.ndarray, list[str]]:
+    """Parse one VOC XML file -> (width, height, boxes clipped to the image, maskdet labels).
+
+    Raises:
+        ValueError: an unknown class name or a malformed file (the message names the file).
+    """
+    xml_path = Path(xml_path)
+    try:
+        root = ET.parse(xml_path).getroot()
+        width = int(float(root.findtext("size/width")))
+        height = int(float(root.findtext("size/height")))
+    except (ET.ParseError, TypeError, ValueError) as e:
+        raise ValueError(f"malformed VOC annotation {str(xml_path)!r}: {e}") from e
+    boxes, labels = [], []
+    for obj in root.iter("object"):
+        name = (obj.findtext("name") or "").strip()
+        if name not in VOC_LABEL_MAP:
+            raise ValueError(f"unknown class {name!r} in {str(xml_path)!r}; known: {sorted(VOC_LABEL_MAP)}")
+        bb = obj.find("bndbox")
+        x1, y1, x2, y2 = (float((bb.findtext(k) or "nan").strip()) for k in ("xmin", "ymin", "xmax", "ymax"))
+        x1, x2 = sorted((min(max(x1, 0.0), width), min(max(x2, 0.0), width)))
+        y1, y2 = sorted((min(max(y1, 0.0), height), min(max(y2, 0.0), height)))
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            continue  # a box that lies outside the image after clipping holds no face
+        boxes.append((x1, y1, x2, y2))
+        labels.append(VOC_LABEL_MAP[name])
+    return width, height, np.asarray(boxes, np.float32).reshape(-1, 4), labels
+
+
+def load_voc(root: str | Path) -> list[VocImage]:
+    """All annotated images under `root` (`images/` + `annotations/`), matched by file stem, sorted."""
+    root = Path(root)
+    images = {p.stem: p for p in (root / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    if not images:
+        raise FileNotFoundError(f"no images under {str(root / 'images')!r}; expected a VOC folder with images/")
+    items = []
+    for xml in sorted((root / "annotations").glob("*.xml")):
+        if xml.stem in images:
+            w, h, boxes, labels = read_voc_annotation(xml)
+            items.append(VocImage(images[xml.stem], w, h, boxes, labels))
+    return sorted(items, key=lambda it: it.stem)
+
+
+def read_duplicates(root: str | Path) -> list[tuple[str, ...]]:
+    """Groups of near-duplicate image stems from `DUPLICATES.txt` (absent file -> no groups)."""
+    path = Path(root) / "DUPLICATES.txt"
+    if not path.is_file():
+        return []
+    groups = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            groups.append(tuple(Path(name).stem for name in line.split()))
+    return groups
+
+
+def make_split(
+    items: Sequence[VocImage], duplicates: Iterable[Sequence[str]] = (), val_fraction: float = 0.2, seed: int = 0
+) -> dict[str, list[str]]:
+    """Split images into train / val, stratified by their rarest label, duplicates kept together.
+
+    Groups of duplicates move as one unit; each group's stratum is the rarest class it holds, so
+    images with incorrectly worn masks land on both sides in proportion.
+
+    Returns:
+        {"train": [stems], "val": [stems]}, each sorted.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must lie in (0, 1), but got {val_fraction}")
+    stems = {it.stem for it in items}
+    parent = {s: s for s in stems}
+
+    def find(s: str) -> str:
+        while parent[s] != s:
+            s = parent[s]
+        return s
+
+    for group in duplicates:
+        present = [s for s in group if s in stems]
+        for other in present[1:]:
+            parent[find(other)] = find(present[0])
+    groups: dict[str, list[VocImage]] = {}
+    for it in items:
+        groups.setdefault(find(it.stem), []).append(it)
+    rarity = {"mask_worn_incorrectly": 0, "without_mask": 1, "with_mask": 2}
+    strata: dict[int, list[list[str]]] = {}
+    for members in groups.values():
+        labels = {label for it in members for label in it.labels}
+        stratum = min((rarity.get(label, 3) for label in labels), default=3)
+        strata.setdefault(stratum, []).append(sorted(it.stem for it in members))
+    rng = random.Random(seed)
+    split = {"train": [], "val": []}
+    for stratum in sorted(strata):
+        units = sorted(strata[stratum])
+        rng.shuffle(units)
+        n_val = max(1, round(len(units) * val_fraction)) if len(units) > 1 else 0
+        for i, unit in enumerate(units):
+            split["val" if i < n_val else "train"].extend(unit)
+    return {k: sorted(v) for k, v in split.items()}
+
+
+def save_split(split: dict[str, list[str]], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(split, indent=1) + "\n")
+    return path
+
+
+def load_split(path: str | Path = BUNDLED_SPLIT) -> dict[str, list[str]]:
+    """Read a split JSON ({"train": [...], "val": [...]}); the bundled one by default."""
+    split = json.loads(Path(path).read_text())
+    if not {"train", "val"} <= split.keys() or set(split["train"]) & set(split["val"]):
+        raise ValueError(f"{str(path)!r} must hold disjoint 'train' and 'val' lists of image stems")
+    return split
+
+
+def select(items: Sequence[VocImage], stems: Iterable[str]) -> list[VocImage]:
+    wanted = set(stems)
+    return [it for it in items if it.stem in wanted]
+
+
+def voc_to_yolo(items: Sequence[VocImage], split: dict[str, list[str]], out_dir: str | Path) -> Path:
+    """Write an ultralytics dataset: one class `face`, every annotated face whatever its mask label.
+
+    Images are symlinked (never copied); labels are `0 cx cy w h` normalised to [0, 1]. Images
+    without faces get an empty label file (background images are valid YOLO samples).
+
+    Returns:
+        Path of the `data.yaml` to hand to `YOLO.train(data=...)`.
+    """
+    out_dir = Path(out_dir).resolve()
+    for side in ("train", "val"):
+        (out_dir / "images" / side).mkdir(parents=True, exist_ok=True)
+        (out_dir / "labels" / side).mkdir(parents=True, exist_ok=True)
+        for it in select(items, split[side]):
+            link = out_dir / "images" / side / it.path.name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(it.path.resolve())
+            (out_dir / "labels" / side / f"{it.stem}.txt").write_text(yolo_label_lines(it.boxes, it.width, it.height))
+    yaml = out_dir / "data.yaml"
+    yaml.write_text(f"path: {out_dir}\ntrain: images/train\nval: images/val\nnames:\n  0: face\n")
+    return yaml
+
+
+def yolo_label_lines(boxes: np.ndarray, width: int, height: int) -> str:
+    """xyxy pixel boxes -> YOLO `0 cx cy w h` lines, normalised and clipped to [0, 1]."""
+    lines = []
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
+        x1, x2 = np.clip([x1, x2], 0, width) / width
+        y1, y2 = np.clip([y1, y2], 0, height) / height
+        if x2 > x1 and y2 > y1:
+            lines.append(f"0 {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}")
+    return "".join(line + "\n" for line in lines)
+
+
+def check_labels(labels: Iterable[str]) -> None:
+    unknown = set(labels) - set(LABELS)
+    if unknown:
+        raise ValueError(f"unknown labels {sorted(unknown)}; maskdet knows {list(LABELS)}")

@@ -1,0 +1,150 @@
+"""FaceDetector: an ultralytics YOLO face model (.pt or .onnx). The only module importing ultralytics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskdet._env import configure_ultralytics
+from maskdet.results import Faces
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+# Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load.
+DETECTOR_FILES = ("detector.onnx", "detector.pt", "best.onnx", "best.pt", "model.onnx", "model.pt")
+HUB_DETECTOR_FILES = ("detector.onnx", "model.onnx", "best.onnx")  # never unpickle a downloaded file
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def resolve_detector(source: str | Path | None) -> Path:
+    """A detector file from None (bundled), a file, a folder or a hub repo id.
+
+    Raises:
+        FileNotFoundError: nothing loadable there; the message says what was looked for and the fix.
+    """
+    if source is None:
+        folder = WEIGHTS_DIR
+        for name in DETECTOR_FILES:
+            if (folder / name).is_file():
+                return folder / name
+        raise FileNotFoundError(
+            f"no bundled face detector in {str(folder)!r} (looked for {', '.join(DETECTOR_FILES[:2])}). "
+            "Train one with `python train.py detector ...` or pass a model: --detector path/to/best.pt"
+        )
+    path = Path(source).expanduser()
+    if path.is_file():
+        if path.suffix.lower() not in (".pt", ".onnx"):
+            raise ValueError(f"detector file {str(path)!r} must be a .pt or .onnx file")
+        return path
+    if path.is_dir():
+        for name in DETECTOR_FILES:
+            if (path / name).is_file():
+                return path / name
+        raise FileNotFoundError(f"no detector in folder {str(path)!r}; expected one of {list(DETECTOR_FILES)}")
+    if isinstance(source, str) and _REPO_ID.match(source) and not path.suffix:
+        return _download_from_hub(source)
+    raise FileNotFoundError(
+        f"detector {str(source)!r} not found: pass a .pt/.onnx file, a folder holding detector.onnx, or a hub repo id"
+    )
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    errors = []
+    for name in HUB_DETECTOR_FILES:
+        try:
+            return Path(hf_hub_download(repo_id, name))
+        except (EntryNotFoundError, LocalEntryNotFoundError) as e:
+            errors.append(f"{name}: {type(e).__name__}")
+        except Exception as e:  # offline, unknown repo, no auth: all mean "not available"
+            errors.append(f"{name}: {type(e).__name__}")
+    raise FileNotFoundError(
+        f"no ONNX detector found in hub repo {repo_id!r} ({'; '.join(errors)}). Hub detectors load from "
+        "ONNX only; with HF_HUB_OFFLINE=1 the repo must already be in the local cache"
+    )
+
+
+class FaceDetector:
+    """Finds faces in BGR frames with an ultralytics YOLO model.
+
+    Args:
+        model: a loaded `ultralytics.YOLO`.
+        path: where it came from (for messages and the About tab).
+    """
+
+    def __init__(self, model: Any, path: Path | None = None):
+        self.model = model
+        self.path = path
+        self.imgsz_fixed: int | None = None  # a static ONNX export only accepts its own size
+
+    @classmethod
+    def load(cls, source: str | Path | None = None) -> FaceDetector:
+        """Load from None (bundled), a .pt or .onnx file, a folder or a hub repo id (ONNX only)."""
+        path = resolve_detector(source)
+        configure_ultralytics()
+        from ultralytics import YOLO
+
+        det = cls(None, path)
+        try:
+            if path.suffix == ".onnx":
+                det.imgsz_fixed = _onnx_static_size(path)
+            det.model = YOLO(str(path), task="detect")
+            det.detect(np.zeros((64, 64, 3), np.uint8), imgsz=det.imgsz_fixed or 64)  # load now: fail early
+        except Exception as e:
+            raise ValueError(
+                f"cannot load face detector {str(path)!r} ({type(e).__name__}: {e}); the file is corrupt or "
+                "not a YOLO model: replace it, or reinstall maskdet for the bundled one"
+            ) from e
+        return det
+
+    @classmethod
+    def from_config(cls, yaml: str = "yolov8n.yaml") -> FaceDetector:
+        """An untrained model built from an ultralytics YAML (tests, smoke runs)."""
+        configure_ultralytics()
+        from ultralytics import YOLO
+
+        return cls(YOLO(yaml, task="detect"))
+
+    def detect(self, frame: np.ndarray, conf: float = 0.35, iou: float = 0.5, imgsz: int = 640) -> Faces:
+        """Faces in one frame.
+
+        Args:
+            frame: (H, W, 3) uint8 BGR.
+            conf: minimum face confidence.
+            iou: NMS IoU threshold.
+            imgsz: inference size (ignored for a static ONNX model, which has its own).
+
+        Returns:
+            `Faces` with boxes in `frame` pixels, unclassified (label_ids = -1).
+        """
+        size = self.imgsz_fixed or imgsz
+        result = self.model.predict(frame, conf=conf, iou=iou, imgsz=size, device="cpu", verbose=False)[0]
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return Faces.empty()
+        return Faces(boxes=boxes.xyxy.cpu().numpy(), scores=boxes.conf.cpu().numpy())
+
+    def export_onnx(self, imgsz: int = 640, dynamic: bool = False, out: str | Path | None = None) -> Path:
+        """Export to ONNX (offline, ~1 s); returns the .onnx path."""
+        path = Path(self.model.export(format="onnx", imgsz=imgsz, dynamic=dynamic, simplify=True, verbose=False))
+        if out is not None:
+            out = Path(out)
+            path.replace(out)
+            path = out
+        return path
+
+    def __repr__(self) -> str:
+        return f"FaceDetector(path={str(self.path)!r})"
+
+
+def _onnx_static_size(path: Path) -> int | None:
+    """The square input size of a static ONNX export, None when dynamic. Raises on a corrupt file."""
+    import onnx
+
+    dims = onnx.load(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+    h, w = dims[2].dim_value, dims[3].dim_value
+    return int(h) if h and h == w else None

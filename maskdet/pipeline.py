@@ -1,0 +1,116 @@
+"""Frame (H, W, 3) uint8 BGR -> `Faces`: detect every face, classify each crop in one batch.
+
+No file or camera I/O here; the video engine, the app and the CLI all call `Pipeline.__call__`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from maskdet.results import Faces
+
+if TYPE_CHECKING:
+    from maskdet.classifier import MaskClassifier
+    from maskdet.detector import FaceDetector
+
+DEFAULT_MARGIN = 0.15
+
+
+def expand_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
+    """Grow xyxy boxes by `margin` x their size on every side, clip to the frame, round to int pixels.
+
+    The same function cuts training crops (data.py) and inference crops, so both see the same context.
+
+    Returns:
+        (N, 4) int32 xyxy with x1 < x2 <= width and y1 < y2 <= height (at least one pixel each way).
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    grown = boxes + np.stack([-w, -h, w, h], axis=1) * margin
+    out = np.round(grown).astype(np.int32)
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+    out[:, 0] = np.minimum(out[:, 0], width - 1)
+    out[:, 1] = np.minimum(out[:, 1], height - 1)
+    out[:, 2] = np.maximum(out[:, 2], out[:, 0] + 1)
+    out[:, 3] = np.maximum(out[:, 3], out[:, 1] + 1)
+    return out
+
+
+def crop_faces(frame: np.ndarray, boxes: np.ndarray, margin: float = DEFAULT_MARGIN) -> list[np.ndarray]:
+    """Cut one crop per box (with margin, clipped to the frame); views into `frame`, not copies."""
+    h, w = frame.shape[:2]
+    return [frame[y1:y2, x1:x2] for x1, y1, x2, y2 in expand_boxes(boxes, margin, w, h)]
+
+
+@dataclass
+class Pipeline:
+    """Detector + classifier with the thresholds that make them one product.
+
+    Attributes:
+        detector: finds faces (`FaceDetector` or anything with the same `detect`).
+        classifier: labels crops (`MaskClassifier` or anything with the same `classify`).
+        face_threshold: minimum detector confidence for a face.
+        iou: NMS IoU threshold.
+        imgsz: detector input size (longest side, pixels).
+        margin: crop margin as a fraction of the box size on each side.
+        label_threshold: below this top-class probability the face is labelled `unknown`.
+    """
+
+    detector: FaceDetector
+    classifier: MaskClassifier
+    face_threshold: float = 0.35
+    iou: float = 0.5
+    imgsz: int = 640
+    margin: float = DEFAULT_MARGIN
+    label_threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("face_threshold", "iou", "label_threshold"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], but got {value}")
+        if self.margin < 0 or self.margin > 2:
+            raise ValueError(f"margin must lie in [0, 2], but got {self.margin}")
+        if self.imgsz < 32:
+            raise ValueError(f"imgsz must be at least 32, but got {self.imgsz}")
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        detector: str | Path | None = None,
+        classifier: str | Path | None = None,
+        **kwargs,
+    ) -> Pipeline:
+        """Load both models (bundled defaults when None; else a file, a folder or a hub repo id)."""
+        from maskdet.classifier import MaskClassifier
+        from maskdet.detector import FaceDetector
+
+        return cls(FaceDetector.load(detector), MaskClassifier.from_pretrained(classifier), **kwargs)
+
+    def __call__(self, frame: np.ndarray) -> Faces:
+        """Detect and classify the faces in one BGR frame.
+
+        Args:
+            frame: (H, W, 3) uint8 BGR.
+
+        Returns:
+            `Faces` with boxes in `frame` pixels and a label per face.
+        """
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            got = getattr(frame, "shape", type(frame).__name__)
+            raise ValueError(f"frame must be an (H, W, 3) uint8 BGR array, but got {got}; use maskdet.load_image")
+        faces = self.detector.detect(frame, conf=self.face_threshold, iou=self.iou, imgsz=self.imgsz)
+        if not len(faces):
+            return Faces.empty(self.classifier.label_names)
+        crops = crop_faces(frame, faces.boxes, self.margin)
+        label_ids, probs = self.classifier.classify(crops)
+        label_ids = np.where(probs.max(axis=1) >= self.label_threshold, label_ids, -1)
+        return Faces(
+            faces.boxes, faces.scores, names=self.classifier.label_names, track_ids=faces.track_ids
+        ).with_labels(label_ids, probs)

@@ -1,0 +1,126 @@
+import json
+
+import numpy as np
+import pytest
+from voc_sample import make_voc, voc_xml
+
+from maskdet.classifier_data import CropDataConfig, load_crops, prepare_crops
+from maskdet.data import (
+    BUNDLED_SPLIT,
+    load_split,
+    load_voc,
+    make_split,
+    read_duplicates,
+    read_voc_annotation,
+    save_split,
+    voc_to_yolo,
+    yolo_label_lines,
+)
+
+
+@pytest.fixture
+def voc(tmp_path):
+    return make_voc(tmp_path / "voc")
+
+
+def test_read_annotation_clips_and_maps_labels(voc):
+    w, h, boxes, labels = read_voc_annotation(voc / "annotations" / "img0.xml")
+    assert (w, h) == (160, 120)
+    assert labels[-1] == "without_mask"
+    np.testing.assert_allclose(boxes[-1], [150, 100, 160, 120])  # clipped to the image
+    items = load_voc(voc)
+    assert len(items) == 12 and next(it for it in items if it.stem == "img11").boxes.shape == (0, 4)
+    assert "mask_worn_incorrectly" in {label for it in items for label in it.labels}
+    assert "mask_weared_incorrect" not in {label for it in items for label in it.labels}
+
+
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        (voc_xml("x", 10, 10, [("hat", (1, 1, 5, 5))]), "unknown class 'hat'"),
+        ("<annotation><size><width>a</width></size></annotation>", "malformed"),
+        ("<annotation", "malformed"),
+    ],
+)
+def test_bad_annotations(tmp_path, xml, message):
+    path = tmp_path / "bad.xml"
+    path.write_text(xml)
+    with pytest.raises(ValueError, match=message):
+        read_voc_annotation(path)
+
+
+def test_split_is_stable_stratified_and_keeps_duplicates(voc):
+    items = load_voc(voc)
+    dups = read_duplicates(voc)
+    assert dups == [("img1", "img2")]
+    a = make_split(items, dups, val_fraction=0.3, seed=1)
+    assert a == make_split(items, dups, val_fraction=0.3, seed=1)
+    assert set(a["train"]).isdisjoint(a["val"]) and len(a["train"]) + len(a["val"]) == 12
+    assert ("img1" in a["val"]) == ("img2" in a["val"])
+    for side in ("train", "val"):
+        labels = {label for it in items if it.stem in a[side] for label in it.labels}
+        assert "mask_worn_incorrectly" in labels  # the rare class is on both sides
+
+
+def test_split_round_trip_and_bundled(tmp_path, voc):
+    split = make_split(load_voc(voc))
+    assert load_split(save_split(split, tmp_path / "s.json")) == split
+    (tmp_path / "bad.json").write_text(json.dumps({"train": ["a"], "val": ["a"]}))
+    with pytest.raises(ValueError, match="disjoint"):
+        load_split(tmp_path / "bad.json")
+    bundled = load_split(BUNDLED_SPLIT)
+    assert len(bundled["train"]) > 400 and len(bundled["val"]) > 100
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        ([[0, 0, 100, 50]], "0 0.500000 0.500000 1.000000 1.000000\n"),
+        ([[-10, 10, 50, 60]], "0 0.250000 0.600000 0.500000 0.800000\n"),  # clipped at 0 and the bottom
+        ([[120, 10, 130, 20]], ""),  # entirely outside
+        (np.zeros((0, 4)), ""),
+    ],
+)
+def test_yolo_label_lines(boxes, expected):
+    assert yolo_label_lines(np.array(boxes), 100, 50) == expected
+
+
+def test_voc_to_yolo(voc, tmp_path):
+    items = load_voc(voc)
+    split = make_split(items, val_fraction=0.25)
+    yaml = voc_to_yolo(items, split, tmp_path / "yolo")
+    assert "names:\n  0: face" in yaml.read_text()
+    for side in ("train", "val"):
+        assert len(list((tmp_path / "yolo" / "images" / side).iterdir())) == len(split[side])
+    all_labels = list((tmp_path / "yolo" / "labels").rglob("*.txt"))
+    assert len(all_labels) == 12
+    no_face = next(p for p in all_labels if p.stem == "img11")
+    assert no_face.read_text() == ""
+    rows = np.array([line.split() for p in all_labels for line in p.read_text().splitlines()], float)
+    assert (rows[:, 0] == 0).all() and (rows[:, 1:] >= 0).all() and (rows[:, 1:] <= 1).all()
+    assert len(rows) == sum(len(it.boxes) for it in items)
+    voc_to_yolo(items, split, tmp_path / "yolo")  # re-runnable
+
+
+def test_prepare_crops_layout_and_labels(voc, tmp_path):
+    items = load_voc(voc)
+    split_path = save_split(make_split(items, read_duplicates(voc), 0.3), tmp_path / "split.json")
+    cfg = CropDataConfig(voc=voc, split=split_path, extra=(), yunet=None, min_size=12, margin=0.0)
+    manifest = prepare_crops(cfg, tmp_path / "crops")
+    out = tmp_path / "crops"
+    assert {p.name for p in (out / "train").iterdir()} == {"with_mask", "without_mask", "mask_worn_incorrectly"}
+    counts = manifest["counts"]
+    total = sum(v for k, v in counts.items())
+    assert total == sum(len(it.boxes) for it in items) - 1  # the clipped 10x20 face is under min_size
+    # each crop is the flat class colour (margin 0): labels landed in the right folders
+    import cv2
+
+    for path in out.rglob("*.jpg"):
+        b, g, r = cv2.imread(str(path)).reshape(-1, 3).mean(0)
+        expected = {"with_mask": b, "without_mask": g, "mask_worn_incorrectly": r}[path.parent.name]
+        assert expected > 200
+    assert not list(out.rglob("synth_*"))
+    ds = load_crops(out)
+    assert set(ds) == {"train", "validation"}
+    assert len(ds["train"]) + len(ds["validation"]) == total
+    assert prepare_crops(cfg, out)["counts"] == counts  # safe to re-run

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from maskdet.detector import FaceDetector, resolve_detector
+from maskdet.results import Faces
+
+
+def test_detect_returns_faces_in_frame_pixels(tiny_detector, frame):
+    faces = tiny_detector.detect(frame, conf=0.0, imgsz=320)
+    assert isinstance(faces, Faces)
+    assert (faces.label_ids == -1).all()
+    if len(faces):
+        assert faces.boxes[:, [0, 2]].max() <= 640 and faces.boxes[:, [1, 3]].max() <= 480
+
+
+def test_high_threshold_gives_empty(tiny_detector, frame):
+    assert len(tiny_detector.detect(frame, conf=0.999, imgsz=320)) == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda d: d / "missing.pt", FileNotFoundError, "not found"),
+        (lambda d: d, FileNotFoundError, "no detector in folder"),
+        (lambda d: (d / "weights.txt").write_text("x") and d / "weights.txt", ValueError, ".pt or .onnx"),
+    ],
+)
+def test_resolve_errors(tmp_path, make, error, message):
+    with pytest.raises(error, match=message):
+        resolve_detector(make(tmp_path))
+
+
+def test_folder_prefers_onnx(tmp_path):
+    (tmp_path / "detector.pt").write_bytes(b"x")
+    (tmp_path / "detector.onnx").write_bytes(b"x")
+    assert resolve_detector(tmp_path).name == "detector.onnx"
+
+
+def test_hub_repo_not_cached_offline_is_a_clear_error(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(FileNotFoundError, match="ONNX"):
+        resolve_detector("someone/face-detector")
+
+
+@pytest.mark.parametrize("name", ["corrupt.pt", "corrupt.onnx"])
+def test_corrupt_model_file_names_the_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"this is not a model")
+    with pytest.raises(ValueError, match=name):
+        FaceDetector.load(path)
+
+
+def test_onnx_export_agrees_with_torch(tiny_detector, tmp_path, frame):
+    """Same frame through .pt weights and their ONNX export: boxes within 1 px, scores within 1e-3."""
+    pt = tmp_path / "tiny.pt"
+    tiny_detector.model.save(str(pt))
+    torch_det = FaceDetector.load(pt)
+    onnx_det = FaceDetector.load(torch_det.export_onnx(imgsz=320, out=tmp_path / "tiny.onnx"))
+    assert onnx_det.imgsz_fixed == 320
+    a = torch_det.detect(frame, conf=0.01, imgsz=320)
+    b = onnx_det.detect(frame, conf=0.01, imgsz=320)
+    assert len(a) == len(b)
+    order_a, order_b = np.argsort(-a.scores), np.argsort(-b.scores)
+    np.testing.assert_allclose(a.boxes[order_a], b.boxes[order_b], atol=1.0)
+    np.testing.assert_allclose(a.scores[order_a], b.scores[order_b], atol=1e-3)

@@ -1,0 +1,136 @@
+import json
+from pathlib import Path
+from unittest import mock
+
+import cv2
+import numpy as np
+import pytest
+
+import train
+from maskdet.classifier import MaskClassifier
+from maskdet.results import LABELS
+from maskdet.training import TrainConfig, classification_metrics
+
+COLORS = {"with_mask": (255, 0, 0), "without_mask": (0, 255, 0), "mask_worn_incorrectly": (0, 0, 255)}
+
+
+def make_folder(root: Path, per_class: int = 6) -> Path:
+    rng = np.random.default_rng(0)
+    for side, n in (("train", per_class), ("validation", 2)):
+        for label, color in COLORS.items():
+            (root / side / label).mkdir(parents=True)
+            for i in range(n):
+                img = np.clip(np.array(color) + rng.normal(0, 20, (40, 36, 3)), 0, 255).astype(np.uint8)
+                cv2.imwrite(str(root / side / label / f"{i}.jpg"), img)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    data = make_folder(tmp / "data")
+    out = tmp / "out"
+    argv = [
+        "--dataset",
+        str(data),
+        "--model",
+        "mobilenetv3_small_050",
+        "--img-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--output-dir",
+        str(out),
+    ]
+    assert train.main(argv) == 0
+    return data, out
+
+
+def test_outputs(trained):
+    _, out = trained
+    assert {
+        "config.json",
+        "model.safetensors",
+        "README.md",
+        "metrics.json",
+        "history.json",
+        "plot.png",
+        "confusion.png",
+    } <= {p.name for p in out.iterdir()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["per_class"]) == set(LABELS)
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["num_samples"] == 6
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["latency_ms_batch8"] > 0
+    assert cv2.imread(str(out / "plot.png")) is not None
+
+
+def test_model_card_metadata(trained):
+    _, out = trained
+    card = (out / "README.md").read_text()
+    front = card.split("---\n")[1]
+    for key in ("library_name: timm", "license: agpl-3.0", "tags:", "datasets:", "model-index:", "type: accuracy"):
+        assert key in front
+    assert "python train.py --dataset" in card  # the command that produced it
+    assert "base_model" not in front  # trained from scratch: no base model claimed
+
+
+def test_reload_gives_identical_predictions(trained):
+    data, out = trained
+    clf = MaskClassifier.from_pretrained(out)
+    again = MaskClassifier.from_pretrained(out)
+    crops = [cv2.imread(str(p)) for p in sorted((data / "validation").rglob("*.jpg"))]
+    np.testing.assert_array_equal(clf.classify(crops)[1], again.classify(crops)[1])
+    assert clf.label_names == LABELS  # folder order (alphabetical) remapped to maskdet's order
+
+
+def test_push_to_hub_flag(tmp_path):
+    data = make_folder(tmp_path / "data", per_class=2)
+    from huggingface_hub import HfApi
+
+    uploaded = {}
+
+    def fake_upload(self, *, repo_id, folder_path, **kwargs):
+        uploaded[repo_id] = sorted(p.name for p in Path(folder_path).iterdir())
+
+    with (
+        mock.patch.object(HfApi, "create_repo", return_value=mock.Mock(repo_id="me/clf")),
+        mock.patch.object(HfApi, "upload_folder", fake_upload),
+    ):
+        code = train.main(
+            [
+                "--dataset",
+                str(data),
+                "--model",
+                "mobilenetv3_small_050",
+                "--img-size",
+                "32",
+                "--epochs",
+                "1",
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--push-to-hub",
+                "me/clf",
+            ]
+        )
+    assert code == 0
+    assert uploaded == {
+        "me/clf": ["README.md", "config.json", "confusion.png", "metrics.json", "model.safetensors", "plot.png"]
+    }
+
+
+def test_bad_arguments_exit_cleanly(tmp_path, capsys):
+    assert train.main(["--dataset", str(tmp_path), "--output-dir", str(tmp_path / "o"), "--img-size", "8"]) == 2
+    assert "img_size" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pretrained"):
+        TrainConfig(pretrained="yes")
+
+
+def test_classification_metrics_by_hand():
+    m = classification_metrics(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), ("a", "b", "c"))
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["per_class"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert m["per_class"]["b"]["precision"] == pytest.approx(0.5) and m["per_class"]["b"]["recall"] == 1.0
+    assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 2 / 3) / 3)

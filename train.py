@@ -1,0 +1,22 @@
+"""Train maskdet's models (logic in maskdet.training / maskdet.detector_training; flags in maskdet.cli).
+
+    python train.py --dataset DATA --model mobilenetv2_100 --epochs 8 --output-dir out [--push-to-hub user/repo]
+    python train.py crops --voc ../shared/datasets/facemask-voc --output runs/crops   # build the crop folder
+    python train.py detector --data ../shared/datasets/facemask-voc --output-dir runs/detector
+
+DATA is an image folder (train/ + validation/ of label folders), a VOC folder or a hub dataset id.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from maskdet.cli import train_main
+
+
+def main(argv: list[str] | None = None) -> int:
+    return train_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
