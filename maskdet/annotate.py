@@ -71,7 +71,7 @@ def draw(frame: np.ndarray, faces: Faces, blur: bool = False, banner: bool = Tru
         text = SHORT.get(labels[i], labels[i])
         if labels[i] != UNKNOWN:
             text += f" {faces.label_scores[i]:.0%}"
-        if faces.track_ids is not None:
+        if faces.track_ids is not None and faces.track_ids[i] >= 0:  # -1: not (yet) a confirmed track
             text = f"#{faces.track_ids[i]} " + text
         (tw, th), base = cv2.getTextSize(text, FONT, font_scale, max(1, thickness - 1))
         ty = y1 - 2 if y1 - th - base - 2 >= 0 else min(h - 1, y2 + th + base + 2)
