@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +152,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _sigterm_as_ctrl_c(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 done (also after q, Esc or Ctrl-C), 2 when the source, a model or a flag is unusable."""
+    """Exit status: 0 done (also after q, Esc or Ctrl-C), 2 when the source, a model or a flag is unusable,
+    130 when interrupted before processing starts."""
     configure_offline()
     a = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:  # `kill` / `docker stop` end the run like Ctrl-C: the output video is closed and playable
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_ctrl_c)
+    try:
+        return _main(a)
+    except KeyboardInterrupt:  # while the models load; during processing process_video handles it
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(a: argparse.Namespace) -> int:
     from maskdet.video import open_source
 
     try:
@@ -163,19 +184,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         pipeline = pipeline_from_args(a)
-    except (ValueError, FileNotFoundError) as e:
-        src.close()
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    display = not a.no_display and has_display()
-    try:
         result = run(
             src,
             pipeline,
             a.output,
             events=a.events,
             summary=a.summary,
-            display=display,
+            display=not a.no_display and has_display(),
             blur=a.blur,
             track=not a.no_track,
             smooth=a.smooth,
@@ -184,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             max_frames=a.max_frames,
             progress=not a.quiet,
         )
-    except (ValueError, OSError) as e:
-        src.close()
+    except (ValueError, OSError) as e:  # FileNotFoundError (a model path) is an OSError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        src.close()
     brief = {k: v for k, v in result.items() if k not in ("timeline", "events")}
     brief["events"] = len(result["events"])
     print(json.dumps(brief))

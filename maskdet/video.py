@@ -39,6 +39,8 @@ __all__ = [
     "frames",
     "open_source",
     "process_video",
+    "redact",
+    "status_bar",
 ]
 
 CODECS = {".webm": "VP90", ".mkv": "VP90", ".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}  # what OpenCV can write
@@ -46,6 +48,12 @@ DEFAULT_FPS = 30.0
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _HTTP = ("http://", "https://")
 MAX_BAD_FRAMES = 30  # consecutive undecodable frames in a file before it counts as ended
+_USERINFO = re.compile(r"(?<=://)[^/@]+@")
+
+
+def redact(source: object) -> str:
+    """The source as text without the user:password of a stream URL (for messages and summaries)."""
+    return _USERINFO.sub("***@", str(source))
 
 
 class _Stop(Protocol):
@@ -70,8 +78,11 @@ class VideoSource:
         dropped: live frames never handed out because a newer one arrived first.
     """
 
-    def __init__(self, capture: cv2.VideoCapture, source: int | str, first: np.ndarray, *, live: bool) -> None:
+    def __init__(
+        self, capture: cv2.VideoCapture, source: int | str, first: np.ndarray, *, live: bool, stall: float = 10.0
+    ) -> None:
         self._cap = capture
+        self._stall = stall  # live: seconds without a good frame before the source counts as ended
         self.source = source
         self.live = live
         self.fps = _as_fps(capture.get(cv2.CAP_PROP_FPS))
@@ -92,7 +103,7 @@ class VideoSource:
 
     def __repr__(self) -> str:
         kind = "live" if self.live else f"{self.frame_count} frames"
-        return f"VideoSource({self.source!r}, {self.width}x{self.height}, {self.fps:g} fps, {kind})"
+        return f"VideoSource({redact(self.source)!r}, {self.width}x{self.height}, {self.fps:g} fps, {kind})"
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8 BGR frames, in order; a live source yields the newest frame each time."""
@@ -116,19 +127,18 @@ class VideoSource:
 
     def _grab(self) -> None:
         """Background reader for live sources: keep only the newest frame."""
-        failures = 0
+        last_good = time.monotonic()
         with self._cond:
             self._latest, self._first = self._first, None
         try:
             while not self._closed.is_set():
                 ok, frame = self._cap.read()
                 if not ok or frame is None:
-                    failures += 1
-                    if failures > MAX_BAD_FRAMES:  # camera unplugged, stream over
+                    if time.monotonic() - last_good > self._stall:  # camera unplugged, stream over
                         return
                     time.sleep(0.01)
                     continue
-                failures = 0
+                last_good = time.monotonic()
                 with self._cond:
                     if self._latest is not None:
                         self.dropped += 1
@@ -208,7 +218,8 @@ def open_source(source: str | int | Path, *, live: bool | None = None, timeout: 
         source: what to read.
         live: force live (background reader, newest frame only) or file (every frame) reading; default:
             webcams and streams are live, files and http(s) URLs with a known length are not.
-        timeout: seconds to wait for a stream to answer when opening and reading.
+        timeout: seconds to wait for a stream to answer when opening and reading, and without a frame
+            before a stream counts as ended (3 s for a camera).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -236,18 +247,21 @@ def open_source(source: str | int | Path, *, live: bool | None = None, timeout: 
             "url": "check the URL and credentials, and that the stream is up and reachable",
             "file": "not a video file OpenCV/FFmpeg can decode",
         }[kind]
-        raise ValueError(f"Cannot open video/capture source: {target!r} ({why})")
+        shown = target if kind == "camera" else redact(target)
+        raise ValueError(f"Cannot open video/capture source: {shown!r} ({why})")
     if kind == "camera":
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued in the driver, where supported
     ok, first = cap.read()
     if not ok or first is None:
         cap.release()
-        raise ValueError(f"Cannot read a frame from video/capture source: {target!r} (empty, corrupt or no signal)")
+        shown = target if kind == "camera" else redact(target)
+        raise ValueError(f"Cannot read a frame from video/capture source: {shown!r} (empty, corrupt or no signal)")
     if live is None:
         live = kind == "camera" or (
             kind == "url" and (not target.lower().startswith(_HTTP) or cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0)
         )
-    return VideoSource(cap, target, first, live=live)
+    stall = {"url": timeout, "camera": 3.0, "file": 0.0}[kind]  # a file read live ends at its end
+    return VideoSource(cap, target, first, live=live, stall=stall)
 
 
 def frames(source: str | int | Path) -> Iterator[np.ndarray]:
@@ -381,19 +395,31 @@ class LineCounter:
         }
 
     def draw(self, frame: np.ndarray) -> np.ndarray:
-        """Draw the line and its in/out counts onto `frame` (in place); returns it."""
-        if self._points is None:
-            return frame
-        p1, p2 = self._points
-        thickness = max(1, round(frame.shape[1] / 400))
-        cv2.line(frame, p1, p2, (255, 255, 255), thickness, cv2.LINE_AA)
-        c = self.counts()
-        scale = max(0.35, frame.shape[1] / 1400)
-        cv2.putText(
-            frame, f"in {c['in']}  out {c['out']}", (p1[0] + 4, max(12, p1[1] + 16)), cv2.FONT_HERSHEY_SIMPLEX,
-            scale, (255, 255, 255), thickness, cv2.LINE_AA,
-        )  # fmt: skip
+        """Draw the line onto `frame` (in place; its counts go in the status bar); returns it."""
+        if self._points is not None:
+            cv2.line(frame, *self._points, (255, 255, 255), max(1, round(frame.shape[1] / 400)), cv2.LINE_AA)
         return frame
+
+    def text(self) -> str:
+        c = self.counts()
+        return f"line: {c['in']} in, {c['out']} out"
+
+
+def status_bar(frame: np.ndarray, text: str) -> np.ndarray:
+    """Write `text` on a dimmed strip at the bottom-left of `frame` (in place): what the video has shown
+    so far, below the per-frame banner at the top."""
+    h, w = frame.shape[:2]
+    thickness = max(1, round(w / 480))
+    scale = max(0.35, w / 1400) * 1.1
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    pad = max(3, th // 3)
+    top = max(0, h - th - base - 2 * pad)
+    strip = frame[top:, : min(w, tw + 2 * pad)]
+    strip[:] = (strip * 0.35).astype(np.uint8)
+    cv2.putText(
+        frame, text, (pad, h - base - pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA
+    )
+    return frame
 
 
 def _people_text(people: dict[str, int]) -> str:
@@ -519,12 +545,12 @@ class VideoProcessor:
         self._t_last = now
         self.frames += 1
 
-        extra = [f"{self.display_fps:.1f} FPS"] if self._rate else []
-        if self.tracker is not None:
-            extra.insert(0, _people_text(self.tracker.people()))
-        annotated = draw(frame, faces, blur=self.blur, extra="  |  ".join(extra))
+        annotated = draw(frame, faces, blur=self.blur, extra=f"{self.display_fps:.1f} FPS" if self._rate else "")
         if self.line is not None:
             self.line.draw(annotated)
+        if self.tracker is not None:
+            status = [_people_text(self.tracker.people())] + ([self.line.text()] if self.line is not None else [])
+            status_bar(annotated, "  |  ".join(status))
         return annotated, faces
 
     def summary(self) -> dict[str, Any]:
@@ -691,7 +717,7 @@ def process_video(
         if events_file is not None:
             events_file.close()
         result = {
-            "source": str(src.source),
+            "source": redact(src.source),
             "live": src.live,
             **proc.summary(),
             "skipped_frames": src.skipped + skipped,

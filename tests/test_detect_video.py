@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import cv2
 import numpy as np
@@ -124,3 +126,26 @@ def test_bad_line_flag_is_refused(line, capsys):
 def test_parse_line():
     assert detect_video.parse_line("0.5,0,0.5,1") == (0.5, 0.0, 0.5, 1.0)
     assert np.allclose(detect_video.parse_line("0, 0.25 ,1,0.25"), (0, 0.25, 1, 0.25))
+
+
+def test_sigterm_stops_like_ctrl_c_and_the_video_still_plays(
+    tmp_path, monkeypatch, capsys, stub_classifier, no_display
+):
+    inner = Pipeline(BlobDetector(), stub_classifier)
+    calls = []
+
+    def pipeline(frame):
+        calls.append(1)
+        if len(calls) == 6:
+            os.kill(os.getpid(), signal.SIGTERM)  # `kill` / `docker stop` while frame 6 is processed
+        return inner(frame)
+
+    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: pipeline)
+    before = signal.getsignal(signal.SIGTERM)
+    src = write_video(tmp_path / "in.avi", flat_frames(30))
+    args = ["--source", str(src), "--output", str(tmp_path / "out.mp4"), "--summary", str(tmp_path / "s.json")]
+    assert detect_video.main(args) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["stopped"] == "interrupted" and summary["frames"] == 5
+    assert len(read_video(tmp_path / "out.mp4")) == 5

@@ -14,14 +14,25 @@ from video_samples import BLUE, GREEN, RED, BlobDetector, background, flat_frame
 from maskdet.annotate import draw
 from maskdet.pipeline import Pipeline
 from maskdet.results import LABELS, Faces
-from maskdet.video import Tracker, VideoProcessor, VideoSource, VideoWriter, open_source, process_video
+from maskdet.video import (
+    Tracker,
+    VideoProcessor,
+    VideoSource,
+    VideoWriter,
+    frames,
+    open_source,
+    process_video,
+    redact,
+)
 
 TOL = 8  # grey-level tolerance for lossy codecs
 
 
 def corner(frame: np.ndarray) -> float:
-    """Mean of the bottom-right 6x6 patch: plain background in every generated video."""
-    return float(frame[-6:, -6:].mean())
+    """Mean of a 6x6 patch on the right edge, 2/5 down: plain background in every generated video, clear
+    of the faces, their labels, the banner at the top and the status bar at the bottom."""
+    y = frame.shape[0] * 2 // 5
+    return float(frame[y : y + 6, -6:].mean())
 
 
 def faces_of(boxes, labels, score=0.9) -> Faces:
@@ -55,6 +66,25 @@ def test_file_source_gives_every_frame_in_order(tmp_path, ext):
         got = [corner(f) for f in src]
     assert len(got) == 12
     np.testing.assert_allclose(got, [background(i) for i in range(12)], atol=TOL)
+
+
+def test_frames_yields_every_frame_and_closes(tmp_path):
+    path = write_video(tmp_path / "v.avi", flat_frames(5))
+    np.testing.assert_allclose([corner(f) for f in frames(path)], [background(i) for i in range(5)], atol=TOL)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://admin:secret@127.0.0.1:1/live", "rtsp://***@127.0.0.1:1/live"),
+        ("http://127.0.0.1:1/cam.mjpg", "http://127.0.0.1:1/cam.mjpg"),
+    ],
+)
+def test_stream_passwords_stay_out_of_messages(url, shown):
+    assert redact(url) == shown
+    with pytest.raises(ValueError) as e:
+        open_source(url)
+    assert shown in str(e.value) and ("secret" not in str(e.value))
 
 
 @pytest.mark.parametrize(
@@ -234,7 +264,7 @@ def test_tracker_rejects_bad_settings(window, min_hits):
 
 # --- engine ----------------------------------------------------------------------------------------
 
-FACE_A = {"start": (5, 10), "step": (3, 0), "side": 24, "colour": BLUE, "overrides": {12: RED}}  # one bad frame
+FACE_A = {"start": (5, 20), "step": (3, 0), "side": 24, "colour": BLUE, "overrides": {12: RED}}  # one bad frame
 FACE_B = {"start": (130, 70), "step": (-3, 0), "side": 24, "colour": GREEN}
 
 
