@@ -186,7 +186,52 @@ def info_main(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": train_main, "detect": detect_main, "info": info_main}
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """`python evaluate.py faces ...`: our detector and YuNet on the validation split, side by side."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate maskdet on a VOC folder.")
+    sub = p.add_subparsers(dest="mode", required=True)
+    f = sub.add_parser("faces", help="face detector AP / recall by face size, with YuNet as the baseline")
+    f.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc")
+    f.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
+    f.add_argument("--side", choices=["train", "val", "all"], default="val")
+    f.add_argument("--detector", default=None, help="detector file, folder or hub id (default: bundled)")
+    f.add_argument("--imgsz", type=int, nargs="+", default=[640], help="one or more detector input sizes")
+    f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
+    f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
+    f.add_argument("--yunet-threshold", type=float, default=0.6)
+    f.add_argument("--json", type=Path, default=None, help="write the full report here")
+    a = p.parse_args(argv)
+    try:
+        from maskdet.baselines import YuNetDetector
+        from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, select
+        from maskdet.detector import FaceDetector
+        from maskdet.face_eval import evaluate_faces, format_table
+
+        items = load_voc(a.data)
+        if a.side != "all":
+            items = select(items, load_split(a.split or BUNDLED_SPLIT)[a.side])
+        det = FaceDetector.load(a.detector)
+        reports = {}
+        for size in a.imgsz:
+            reports[f"maskdet {det.path.name} @{det.imgsz_fixed or size}"] = evaluate_faces(
+                lambda frame, conf, size=size: det.detect(frame, conf=conf, imgsz=size), items, a.threshold
+            )
+        if a.yunet and Path(a.yunet).is_file():
+            yunet = YuNetDetector(a.yunet)
+            reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(
+                lambda frame, conf: yunet.detect(frame, conf=conf), items, a.yunet_threshold
+            )
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(reports))
+    if a.json:
+        a.json.write_text(json.dumps(reports, indent=2) + "\n")
+    return 0
+
+
+COMMANDS = {"train": train_main, "detect": detect_main, "evaluate": evaluate_main, "info": info_main}
 
 
 def main(argv: list[str] | None = None) -> int:

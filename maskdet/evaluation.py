@@ -1,0 +1,187 @@
+"""Detection metrics with pycocotools (the reference COCO implementation that torchmetrics wraps).
+
+We call COCOeval directly because it lets us set our own face-size ranges: COCO's small/medium/large
+(32 / 96 px) say nothing about crowd faces, ours are < 16 px, 16-48 px and > 48 px, where size is
+sqrt(box area). Ground truth outside a range is ignored, as are unmatched detections outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SIZE_RANGES = {"all": (0, 1e5), "<16px": (0, 16), "16-48px": (16, 48), ">48px": (48, 1e5), ">=16px": (16, 1e5)}
+
+
+@dataclass
+class ImageBoxes:
+    """Boxes of one image: xyxy (N, 4) pixels, class ids (N,), scores (N,) (1 for ground truth)."""
+
+    boxes: np.ndarray
+    class_ids: np.ndarray
+    scores: np.ndarray | None = None
+
+
+def _coco(gts: Sequence[ImageBoxes], preds: Sequence[ImageBoxes], num_classes: int):
+    from pycocotools.coco import COCO
+
+    images, annotations, results = [], [], []
+    for i, (gt, pred) in enumerate(zip(gts, preds, strict=True)):
+        images.append({"id": i})
+        for box, c in zip(np.asarray(gt.boxes).reshape(-1, 4), gt.class_ids, strict=True):
+            w, h = float(box[2] - box[0]), float(box[3] - box[1])
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": i,
+                    "category_id": int(c) + 1,
+                    "bbox": [float(box[0]), float(box[1]), w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
+        for box, c, s in zip(np.asarray(pred.boxes).reshape(-1, 4), pred.class_ids, pred.scores, strict=True):
+            results.append(
+                {
+                    "image_id": i,
+                    "category_id": int(c) + 1,
+                    "score": float(s),
+                    "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
+                }
+            )
+    gt_api = COCO()
+    gt_api.dataset = {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": k + 1} for k in range(num_classes)],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt_api.createIndex()
+        dt_api = gt_api.loadRes(results) if results else None
+    return gt_api, dt_api
+
+
+def mean_average_precision(
+    gts: Sequence[ImageBoxes],
+    preds: Sequence[ImageBoxes],
+    num_classes: int = 1,
+    size_ranges: dict[str, tuple[float, float]] = SIZE_RANGES,
+    max_dets: int = 1000,
+) -> dict:
+    """AP@0.5 and AP@0.5:0.95, overall, per class and per face-size range.
+
+    Returns:
+        {"map50", "map50_95", "per_class": {class_id: {"ap50", "ap50_95", "num_gt"}},
+         "by_size": {range: {"ap50", "ap50_95", "num_gt"}}}; AP is NaN where a range holds no ground truth.
+    """
+    from pycocotools.cocoeval import COCOeval
+
+    gt_api, dt_api = _coco(gts, preds, num_classes)
+    names = list(size_ranges)
+    sizes = np.array([np.sqrt(a["area"]) for a in gt_api.dataset["annotations"]])
+    classes = np.array([a["category_id"] - 1 for a in gt_api.dataset["annotations"]])
+    out: dict = {"per_class": {}, "by_size": {}}
+    if dt_api is None:  # no detections at all: every AP is 0 where there is ground truth
+        nan_or_zero = 0.0 if len(sizes) else float("nan")
+        out.update(map50=nan_or_zero, map50_95=nan_or_zero)
+        for name in names:
+            n = int(((sizes >= size_ranges[name][0]) & (sizes < size_ranges[name][1])).sum())
+            out["by_size"][name] = {
+                "ap50": 0.0 if n else float("nan"),
+                "ap50_95": 0.0 if n else float("nan"),
+                "num_gt": n,
+            }
+        for c in range(num_classes):
+            n = int((classes == c).sum())
+            out["per_class"][c] = {
+                "ap50": 0.0 if n else float("nan"),
+                "ap50_95": 0.0 if n else float("nan"),
+                "num_gt": n,
+            }
+        return out
+    ev = COCOeval(gt_api, dt_api, iouType="bbox")
+    ev.params.areaRng = [[lo**2, hi**2] for lo, hi in size_ranges.values()]
+    ev.params.areaRngLbl = names
+    ev.params.maxDets = [max_dets]
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev.evaluate()
+        ev.accumulate()
+    precision = ev.eval["precision"]  # [iou(10), recall(101), class, area, maxdet]
+
+    def ap(p: np.ndarray) -> float:
+        p = p[p > -1]
+        return float(p.mean()) if p.size else float("nan")
+
+    all_idx = names.index("all") if "all" in names else 0
+    out["map50"] = ap(precision[0, :, :, all_idx, 0])
+    out["map50_95"] = ap(precision[:, :, :, all_idx, 0])
+    for c in range(num_classes):
+        out["per_class"][c] = {
+            "ap50": ap(precision[0, :, c, all_idx, 0]),
+            "ap50_95": ap(precision[:, :, c, all_idx, 0]),
+            "num_gt": int((classes == c).sum()),
+        }
+    for a, name in enumerate(names):
+        lo, hi = size_ranges[name]
+        out["by_size"][name] = {
+            "ap50": ap(precision[0, :, :, a, 0]),
+            "ap50_95": ap(precision[:, :, :, a, 0]),
+            "num_gt": int(((sizes >= lo) & (sizes < hi)).sum()),
+        }
+    return out
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) x (M, 4) xyxy -> (N, M) IoU."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def match(gt: np.ndarray, pred: np.ndarray, scores: np.ndarray, iou: float = 0.5) -> np.ndarray:
+    """Greedy one-to-one matching by score (as COCO does): index of the matched prediction per GT, -1 if none."""
+    matched = np.full(len(gt), -1, np.int64)
+    if not len(gt) or not len(pred):
+        return matched
+    ious = box_iou(pred, gt)
+    taken = np.zeros(len(gt), bool)
+    for p in np.argsort(-np.asarray(scores), kind="stable"):
+        cand = np.where(~taken & (ious[p] >= iou))[0]
+        if cand.size:
+            g = cand[np.argmax(ious[p, cand])]
+            taken[g] = True
+            matched[g] = p
+    return matched
+
+
+def recall_precision(
+    gts: Sequence[ImageBoxes],
+    preds: Sequence[ImageBoxes],
+    iou: float = 0.5,
+    size_ranges: dict[str, tuple[float, float]] = SIZE_RANGES,
+) -> dict:
+    """Recall (per size range) and precision of the predictions as given (already thresholded), class-agnostic."""
+    hits = {name: [0, 0] for name in size_ranges}
+    tp = fp = 0
+    for gt, pred in zip(gts, preds, strict=True):
+        g = np.asarray(gt.boxes).reshape(-1, 4)
+        m = match(g, pred.boxes, pred.scores, iou)
+        sizes = np.sqrt(np.prod(g[:, 2:] - g[:, :2], axis=1))
+        for name, (lo, hi) in size_ranges.items():
+            sel = (sizes >= lo) & (sizes < hi)
+            hits[name][0] += int((m[sel] >= 0).sum())
+            hits[name][1] += int(sel.sum())
+        tp += int((m >= 0).sum())
+        fp += len(pred.boxes) - int((m >= 0).sum())
+    return {
+        "recall": {k: (h / n if n else float("nan")) for k, (h, n) in hits.items()},
+        "precision": tp / (tp + fp) if tp + fp else float("nan"),
+    }

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from maskdet.evaluation import ImageBoxes, box_iou, match, mean_average_precision, recall_precision
+
+
+def case():
+    """Two images, three faces: one small and one large found, one medium missed, one false positive."""
+    gts = [
+        ImageBoxes(np.array([[0, 0, 10, 10], [100, 100, 130, 130]]), np.array([0, 0])),
+        ImageBoxes(np.array([[0, 0, 60, 60]]), np.array([0])),
+    ]
+    preds = [
+        ImageBoxes(np.array([[0, 0, 10, 10], [200, 200, 220, 220]]), np.array([0, 0]), np.array([0.9, 0.8])),
+        ImageBoxes(np.array([[0, 0, 60, 60]]), np.array([0]), np.array([0.7])),
+    ]
+    return gts, preds
+
+
+def test_map_by_hand():
+    gts, preds = case()
+    m = mean_average_precision(gts, preds)
+    # ranking TP (0.9), FP (0.8), TP (0.7) over 3 faces; COCO's 101-point interpolation:
+    # recall <= 1/3 -> precision 1 (34 points), <= 2/3 -> 2/3 (33 points), above -> 0
+    expected = (34 * 1.0 + 33 * (2 / 3)) / 101
+    assert m["map50"] == pytest.approx(expected, abs=1e-6)
+    assert m["map50_95"] == pytest.approx(expected, abs=1e-6)  # exact boxes: same at every IoU
+    assert m["per_class"][0]["num_gt"] == 3
+    by = m["by_size"]
+    assert by["<16px"] == {"ap50": pytest.approx(1.0), "ap50_95": pytest.approx(1.0), "num_gt": 1}
+    assert by[">48px"]["ap50"] == pytest.approx(1.0)
+    assert by["16-48px"]["ap50"] == pytest.approx(0.0) and by["16-48px"]["num_gt"] == 1
+    assert by[">=16px"]["num_gt"] == 2
+
+
+def test_recall_precision_at_threshold():
+    gts, preds = case()
+    r = recall_precision(gts, preds)
+    assert r["recall"]["all"] == pytest.approx(2 / 3)
+    assert r["precision"] == pytest.approx(2 / 3)
+    assert r["recall"]["16-48px"] == 0.0 and r["recall"]["<16px"] == 1.0
+
+
+def test_per_class_ap_and_wrong_class_is_a_miss():
+    gts = [ImageBoxes(np.array([[0, 0, 20, 20], [50, 50, 80, 80]]), np.array([0, 1]))]
+    preds = [ImageBoxes(np.array([[0, 0, 20, 20], [50, 50, 80, 80]]), np.array([0, 0]), np.array([0.9, 0.8]))]
+    m = mean_average_precision(gts, preds, num_classes=2)
+    assert m["per_class"][0]["ap50"] == pytest.approx(1.0)  # second box is a false positive ranked below
+    assert m["per_class"][1]["ap50"] == pytest.approx(0.0)
+
+
+def test_no_predictions():
+    gts, _ = case()
+    empty = [ImageBoxes(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0)) for _ in gts]
+    m = mean_average_precision(gts, empty)
+    assert m["map50"] == 0.0 and m["by_size"]["<16px"]["ap50"] == 0.0
+
+
+def test_match_and_iou():
+    np.testing.assert_allclose(box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10], [20, 20, 30, 30]]), [[1 / 3, 0]])
+    gt = np.array([[0, 0, 10, 10], [0, 0, 11, 11]])
+    pred = np.array([[0, 0, 10, 10]])
+    assert match(gt, pred, np.array([0.5])).tolist() == [0, -1]  # one prediction matches one face only
