@@ -136,7 +136,19 @@ class Tracker:
                 if label in self.violations and label not in person.reported:
                     person.reported.add(label)
                     self._event(person, faces.boxes[i], label, float(label_scores[i]), time)
+        self._forget_lost()
         return Faces(faces.boxes, faces.scores, label_ids, label_scores, probs, numbers, faces.names)
+
+    def _forget_lost(self) -> None:
+        """Bound memory over long sessions: drop ids ByteTrack has given up on, keeping only what
+        `people()` needs of confirmed persons."""
+        alive = {int(t.tracker_id) for t in self._bytetrack.tracks}
+        for tid in [tid for tid in self._people if tid not in alive]:
+            person = self._people[tid]
+            if person.number < 0:
+                del self._people[tid]
+            else:
+                person.history.clear()
 
     def _smoothed(self, person: _Person) -> tuple[int, np.ndarray]:
         """Moving average of the class probabilities over the window; unknown when mostly unknown."""

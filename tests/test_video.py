@@ -231,6 +231,18 @@ def test_mostly_unknown_faces_stay_unknown():
     assert tracker.people() == {"with_mask": 0, "without_mask": 0, "mask_worn_incorrectly": 0, "unknown": 1}
 
 
+def test_lost_people_are_forgotten_but_still_counted():
+    tracker = Tracker(min_hits=3, fps=10, lost_seconds=0.5)
+    for i in range(10):
+        tracker.update(faces_of([box_at(i)], [1]))
+    for _ in range(10):  # gone for longer than lost_seconds
+        tracker.update(Faces.empty())
+    assert all(not p.history for p in tracker._people.values())
+    assert tracker.people()["without_mask"] == 1
+    out = tracker.update(faces_of([box_at(10)], [1]))  # back at the same place: a new track, a new person later
+    assert out.track_ids.tolist() == [-1]
+
+
 def test_short_detections_never_count_as_people():
     tracker = Tracker(min_hits=3)
     for i in range(2):
