@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from maskdet._env import configure_offline, hub_online, num_threads
 from maskdet.results import LABELS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "classifier"
-HUB_FILES = ("config.json", "model.safetensors", "README.md")
+HUB_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
+BACKENDS = ("auto", "torch", "onnx")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _INTERP = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
 
@@ -60,10 +62,12 @@ class MaskClassifier:
     """Labels face crops as with_mask / without_mask / mask_worn_incorrectly.
 
     Args:
-        model: a timm classification model with `len(label_names)` outputs.
+        model: a timm classification model with `len(label_names)` outputs (None with an ONNX session).
         label_names: class names, index-aligned with the model's outputs.
         architecture: timm model name (recorded in config.json).
         model_args: extra `timm.create_model` kwargs needed to rebuild it (e.g. ViT `img_size`).
+        session: an onnxruntime InferenceSession of the same model: `classify` then runs without torch.
+        pretrained_cfg: preprocessing config (input_size, mean, std); default: the model's own.
     """
 
     def __init__(
@@ -72,14 +76,19 @@ class MaskClassifier:
         label_names: Sequence[str] = LABELS,
         architecture: str | None = None,
         model_args: dict | None = None,
+        session: Any = None,
+        pretrained_cfg: dict | None = None,
     ):
-        self.model = model.eval()
+        if model is None and session is None:
+            raise ValueError("MaskClassifier needs a torch model or an onnxruntime session")
+        self.model = model.eval() if model is not None else None
+        self.session = session
         self.label_names = tuple(label_names)
         self.architecture = architecture or getattr(model, "default_cfg", {}).get("architecture", "")
         self.model_args = dict(model_args or {})
         self.model_args.pop("num_classes", None)  # transformers' TimmWrapper rejects a repeated num_classes
         self.path: Path | None = None
-        cfg = model.pretrained_cfg
+        cfg = pretrained_cfg or model.pretrained_cfg
         self.input_size = tuple(int(v) for v in cfg["input_size"][1:])  # (H, W)
         self.mean = np.asarray(cfg.get("mean", (0.485, 0.456, 0.406)), np.float32)
         self.std = np.asarray(cfg.get("std", (0.229, 0.224, 0.225)), np.float32)
@@ -103,21 +112,30 @@ class MaskClassifier:
         return cls(model, label_names, architecture, model_args)
 
     @classmethod
-    def from_pretrained(cls, source: str | Path | None = None) -> MaskClassifier:
+    def from_pretrained(cls, source: str | Path | None = None, backend: str = "auto") -> MaskClassifier:
         """Load from None (bundled), a folder or a hub repo id (offline from the cache with HF_HUB_OFFLINE=1).
+
+        Args:
+            source: None, a folder or a hub repo id.
+            backend: "torch" (model.safetensors), "onnx" (model.onnx with onnxruntime) or "auto"
+                (onnx when the folder has model.onnx, else torch).
 
         Raises:
             FileNotFoundError: no model there, or config.json / model.safetensors missing.
             ValueError: a corrupt config or weights file (the message names it).
         """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, but got {backend!r}")
         configure_offline()
-        import timm
-        import torch
-        from safetensors.torch import load_file
-
         folder = resolve_classifier(source)
-        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-        for p in (config_path, weights_path):
+        config_path, weights_path, onnx_path = (
+            folder / "config.json",
+            folder / "model.safetensors",
+            folder / "model.onnx",
+        )
+        if backend == "auto":
+            backend = "onnx" if onnx_path.is_file() else "torch"
+        for p in (config_path, onnx_path if backend == "onnx" else weights_path):
             if not p.is_file():
                 hint = " (pickle .bin weights are refused: re-save with save_pretrained)" if p == weights_path else ""
                 raise FileNotFoundError(f"classifier file missing: {str(p)!r}{hint}")
@@ -126,8 +144,21 @@ class MaskClassifier:
             architecture = config["architecture"]
             label_names = config.get("label_names") or list(LABELS)
             model_args = {k: v for k, v in config.get("model_args", {}).items() if k != "num_classes"}
-        except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError) as e:
+            pcfg = dict(config["pretrained_cfg"]) if backend == "onnx" else config.get("pretrained_cfg", {})
+            if backend == "onnx":
+                pcfg["input_size"] = tuple(pcfg["input_size"])
+        except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError, TypeError) as e:
             raise ValueError(f"corrupt classifier config {str(config_path)!r}: {e}") from e
+        if backend == "onnx":
+            clf = cls(
+                None, label_names, architecture, model_args, session=_onnx_session(onnx_path), pretrained_cfg=pcfg
+            )
+            clf.path = folder
+            return clf
+        import timm
+        import torch
+        from safetensors.torch import load_file
+
         try:
             model = timm.create_model(architecture, pretrained=False, num_classes=len(label_names), **model_args)
             model.load_state_dict(load_file(str(weights_path)))
@@ -136,17 +167,21 @@ class MaskClassifier:
                 f"cannot load classifier weights {str(weights_path)!r} ({type(e).__name__}: {e}); the file is "
                 "corrupt or does not match config.json"
             ) from e
-        pcfg = config.get("pretrained_cfg", {})
         model.pretrained_cfg = {**model.pretrained_cfg, **pcfg}
         torch.set_num_threads(num_threads())
         clf = cls(model, label_names, architecture, model_args)
         clf.path = folder
         return clf
 
-    def save_pretrained(self, folder: str | Path, model_card: str | None = None) -> Path:
-        """Write config.json, model.safetensors and README.md (timm's hub layout) into `folder`."""
+    def save_pretrained(self, folder: str | Path, model_card: str | None = None, onnx: bool = False) -> Path:
+        """Write config.json, model.safetensors and README.md (timm's hub layout) into `folder`.
+
+        With `onnx=True` also model.onnx, which `from_pretrained` then runs with onnxruntime.
+        """
         from timm.models import save_for_hf
 
+        if self.model is None:
+            raise ValueError("save_pretrained needs the torch model; load with backend='torch'")
         folder = Path(folder)
         save_for_hf(
             self.model,
@@ -167,6 +202,8 @@ class MaskClassifier:
 
             model_card = classifier_card(self)
         (folder / "README.md").write_text(model_card)
+        if onnx:
+            self.export_onnx(folder / "model.onnx")
         return folder
 
     def push_to_hub(
@@ -215,17 +252,57 @@ class MaskClassifier:
         Returns:
             label_ids (N,) int64 and probs (N, C) float32 (softmax), C == len(label_names).
         """
-        import torch
-
         if len(crops) == 0:
             return np.zeros(0, np.int64), np.zeros((0, len(self.label_names)), np.float32)
-        x = torch.from_numpy(self.preprocess(crops))
-        with torch.inference_mode():
-            probs = self.model(x).softmax(dim=1).float().numpy()
+        x = self.preprocess(crops)
+        if self.session is not None:
+            logits = self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        else:
+            import torch
+
+            with torch.inference_mode():
+                probs = self.model(torch.from_numpy(x)).softmax(dim=1).float().numpy()
         return probs.argmax(axis=1).astype(np.int64), probs
+
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write the model as ONNX (dynamic batch) for the onnxruntime backend; returns the path."""
+        import torch
+
+        if self.model is None:
+            raise ValueError("export_onnx needs the torch model; load with backend='torch'")
+        path = Path(path)
+        h, w = self.input_size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(
+                self.model,
+                torch.zeros(1, 3, h, w),
+                str(path),
+                input_names=["pixel_values"],
+                output_names=["logits"],
+                dynamic_axes={"pixel_values": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        return path
 
     def __repr__(self) -> str:
         return f"MaskClassifier({self.architecture!r}, labels={self.label_names}, input={self.input_size})"
+
+
+def _onnx_session(path: Path):
+    """An onnxruntime CPU session using MASKDET_THREADS (or every core); a corrupt file -> ValueError."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = num_threads()
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:
+        raise ValueError(f"cannot load classifier ONNX {str(path)!r} ({type(e).__name__}: {e})") from e
 
 
 def set_preprocessing(model: Any, img_size: int, mean=None, std=None) -> None:

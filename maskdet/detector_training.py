@@ -72,8 +72,8 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     )
     if cfg.hours:
         args["time"] = cfg.hours
-    if cfg.resume and last.is_file():
-        YOLO(str(last)).train(resume=True)
+    if cfg.resume and last.is_file():  # an interrupted run: continue from its last epoch (and new time budget)
+        YOLO(str(last)).train(resume=True, **({"time": cfg.hours} if cfg.hours else {}))
     else:
         YOLO(cfg.model, task="detect").train(**args)
     best = out / "weights" / "best.pt"

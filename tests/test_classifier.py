@@ -149,3 +149,21 @@ def test_vit_option_round_trips(tmp_path):
     loaded = MaskClassifier.from_pretrained(vit.save_pretrained(tmp_path / "vit"))
     assert loaded.model_args["img_size"] in (64, [64, 64]) and loaded.input_size == (64, 64)
     np.testing.assert_allclose(loaded.classify(crop)[1], vit.classify(crop)[1], atol=1e-6)
+
+
+def test_onnx_backend_agrees_with_torch(tiny_classifier, tmp_path, crops):
+    folder = tiny_classifier.save_pretrained(tmp_path / "clf", onnx=True)
+    assert (folder / "model.onnx").is_file()
+    auto = MaskClassifier.from_pretrained(folder)  # auto: ONNX when model.onnx is there
+    assert auto.session is not None and auto.model is None
+    torch_clf = MaskClassifier.from_pretrained(folder, backend="torch")
+    assert torch_clf.session is None
+    np.testing.assert_allclose(auto.classify(crops)[1], torch_clf.classify(crops)[1], atol=1e-4)
+    assert auto.classify([])[1].shape == (0, 3)
+    with pytest.raises(ValueError, match="torch model"):
+        auto.save_pretrained(tmp_path / "again")
+    (folder / "model.onnx").write_bytes(b"broken")
+    with pytest.raises(ValueError, match=r"model\.onnx"):
+        MaskClassifier.from_pretrained(folder, backend="onnx")
+    with pytest.raises(ValueError, match="backend"):
+        MaskClassifier.from_pretrained(folder, backend="tensorrt")
