@@ -1,0 +1,897 @@
+"""The Gradio app: image, live webcam, video file and about tabs, each with a stable HTTP API endpoint.
+
+`build_demo(args)` wires the UI; the work happens in `MaskdetApp`'s handlers, plain functions that
+tests call directly as well. Models load on first use, never at import, so the app starts (and shows a
+clear message) when no models are available. Top-level `app.py` only parses flags and launches.
+
+Endpoints (every one returns JSON that is useful without the picture):
+    /detect_image  image + thresholds + blur -> (annotated image, result JSON)
+    /detect_frame  the live tab's streaming function as a plain call (tracking state per client session)
+    /detect_video  video + thresholds + blur + track -> (annotated .webm, summary JSON, timeline CSV, JSON file)
+    /model_info    which models are loaded and their metrics
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskdet._env import configure_offline
+
+configure_offline()  # before gradio: no analytics, no hub look-ups
+
+import gradio as gr  # noqa: E402
+
+from maskdet.annotate import COLORS, draw  # noqa: E402
+from maskdet.imageio import bgr_to_rgb, load_image, rgb_to_bgr  # noqa: E402
+from maskdet.results import UNKNOWN, Faces  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK_DIR = Path(tempfile.gettempdir()) / "maskdet-app"  # annotated videos and timelines; pruned after an hour
+KEEP_SECONDS = 3600
+MAX_VIDEO_PIXELS = 3840 * 2160
+HEX_COLOURS = {label: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for label, bgr in COLORS.items()}  # as the boxes
+
+# Gradio scopes custom CSS to `.contain` inside @media blocks, so the page padding (outside it) shrinks
+# with min() instead; on phones wide tables and code scroll in their own box instead of widening the page.
+CSS = """
+.gradio-container {max-width: 1280px !important; margin: auto;}
+.main.fillable.app {padding-left: min(var(--size-8), 3vw) !important;
+                    padding-right: min(var(--size-8), 3vw) !important;}
+#status:empty {display: none;}
+@media (max-width: 640px) {
+  .tab-container button {padding-left: 8px !important; padding-right: 8px !important;}
+  #faces-table, #about pre {max-width: calc(100vw - 8vw); overflow-x: auto;}
+  h1 {font-size: 1.4em;}
+}
+"""
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+def parser() -> argparse.ArgumentParser:
+    """Flags for `python app.py`; model and host defaults also come from env vars (for `gradio app.py`)."""
+    from maskdet.cli import add_model_args
+
+    p = argparse.ArgumentParser(prog="app.py", description="maskdet Gradio app and HTTP API.")
+    add_model_args(p)
+    p.set_defaults(
+        detector=os.environ.get("MASKDET_DETECTOR") or None,
+        classifier=os.environ.get("MASKDET_CLASSIFIER") or None,
+    )
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), help="0.0.0.0 for a LAN")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public share link (off by default)")
+    p.add_argument("--max-upload-mb", type=float, default=200.0, help="largest upload accepted (any file)")
+    p.add_argument("--max-video-seconds", type=float, default=120.0, help="longest video accepted")
+    p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this get a 'busy' answer")
+    p.add_argument("--max-webcam-sessions", type=int, default=4, help="live webcam streams at once")
+    p.add_argument("--webcam-time-limit", type=int, default=600, help="seconds one live stream may run")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What `demo.launch()` needs: host, port, upload cap, no share link unless asked, theme and CSS."""
+    return {
+        "server_name": args.host,
+        "server_port": args.port,
+        "share": bool(args.share),
+        "max_file_size": int(args.max_upload_mb * 1024 * 1024),
+        "theme": THEME,
+        "css": CSS,
+        "show_error": True,
+    }
+
+
+# Local fonts only: the default theme fetches Google Fonts, which an offline browser waits for.
+THEME = gr.themes.Soft(
+    primary_hue="green",
+    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+)
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+def _video_engine():
+    """maskdet.video when it is installed (it arrives separately from the app); None otherwise."""
+    try:
+        from maskdet import video
+    except ModuleNotFoundError as e:
+        if e.name != "maskdet.video":
+            raise
+        return None
+    return video
+
+
+class _Serialised:
+    """A pipeline whose calls take a shared lock: ultralytics' predictor is not thread-safe, and two
+    requests decoding and encoding in parallel while inference runs one at a time keeps both cores busy."""
+
+    def __init__(self, pipeline: Any, lock: threading.Lock):
+        self.pipeline = pipeline
+        self.lock = lock
+
+    def __call__(self, frame: np.ndarray) -> Faces:
+        with self.lock:
+            return self.pipeline(frame)
+
+
+class Models:
+    """Detector + classifier, loaded once on first use; a failed load is retried on the next request.
+
+    Args:
+        detector: file, folder or hub repo id (None: bundled).
+        classifier: folder or hub repo id (None: bundled).
+        imgsz: detector input size.
+    """
+
+    def __init__(self, detector: str | None = None, classifier: str | None = None, imgsz: int = 640):
+        self.detector_source = detector
+        self.classifier_source = classifier
+        self.imgsz = imgsz
+        self._load_lock = threading.Lock()
+        self.infer_lock = threading.Lock()
+        self._models: tuple[Any, Any] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._models is not None
+
+    def load(self) -> tuple[Any, Any]:
+        """(FaceDetector, MaskClassifier); raises gr.Error with the loader's own message and the fix."""
+        with self._load_lock:
+            if self._models is None:
+                from maskdet.classifier import MaskClassifier
+                from maskdet.detector import FaceDetector
+
+                try:
+                    detector = FaceDetector.load(self.detector_source)
+                    classifier = MaskClassifier.from_pretrained(self.classifier_source)
+                except (FileNotFoundError, ValueError) as e:
+                    raise gr.Error(f"No models loaded: {e}", title="Models unavailable") from e
+                self._models = (detector, classifier)
+        return self._models
+
+    def pipeline(self, face_threshold: float, label_threshold: float) -> _Serialised:
+        """A Pipeline with this request's thresholds around the shared models (thresholds are per request)."""
+        from maskdet.pipeline import Pipeline
+
+        detector, classifier = self.load()
+        try:
+            pipe = Pipeline(
+                detector,
+                classifier,
+                face_threshold=float(face_threshold),
+                label_threshold=float(label_threshold),
+                imgsz=self.imgsz,
+            )
+        except (TypeError, ValueError) as e:
+            raise gr.Error(str(e), title="Bad setting") from e
+        return _Serialised(pipe, self.infer_lock)
+
+    def problem(self) -> str | None:
+        """Why no model can load, found cheaply (paths only, no weights read); None when they look fine."""
+        if self.loaded:
+            return None
+        from maskdet.classifier import resolve_classifier
+        from maskdet.detector import resolve_detector
+
+        problems = []
+        for resolve, source in ((resolve_detector, self.detector_source), (resolve_classifier, self.classifier_source)):
+            try:
+                resolve(source)
+            except (FileNotFoundError, ValueError) as e:
+                problems.append(str(e))
+        return " ".join(problems) or None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _detector_metrics(path: Path | None) -> dict | None:
+    """Metrics saved beside a detector: detector_metrics.json (bundled) or a training run's metrics.json."""
+    if path is None:
+        return None
+    for candidate in (
+        path.parent / "detector_metrics.json",
+        path.parent / "metrics.json",
+        path.parent.parent / "metrics.json",  # runs/detector/weights/best.pt -> runs/detector/metrics.json
+    ):
+        if candidate.is_file():
+            return _read_json(candidate)
+    return None
+
+
+def _model_card_text(classifier_path: Path | None) -> str | None:
+    for candidate in (
+        ROOT / "model_card.md",
+        Path(__file__).parent / "weights" / "model_card.md",
+        classifier_path / "README.md" if classifier_path else None,
+    ):
+        if candidate is not None and candidate.is_file():
+            text = candidate.read_text(errors="replace")
+            return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # hub YAML front matter: not for people
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def _payload_path(payload: Any) -> str | None:
+    """The file path inside whatever Gradio hands over without preprocessing (FileData dict, str, Path)."""
+    if payload is None:
+        return None
+    if isinstance(payload, (str, os.PathLike)):
+        return str(payload)
+    if isinstance(payload, dict):
+        if "video" in payload and isinstance(payload["video"], dict):  # Video's {"video": FileData, ...}
+            payload = payload["video"]
+        return payload.get("path")
+    path = getattr(payload, "path", None)
+    return str(path) if path else None
+
+
+def read_image(image: Any) -> np.ndarray:
+    """Any image input -> (H, W, 3) uint8 BGR, or a gr.Error that says what was wrong with it.
+
+    Gradio's own decoding is skipped (`preprocess=False`) so that every upload goes through
+    `maskdet.load_image`: EXIF rotation, HEIC, 16-bit, alpha and decompression bombs are handled the
+    same way as in the library, and a file that is not an image gets a message instead of a traceback.
+    A numpy array is taken to be RGB, as Gradio gives it.
+    """
+    if image is None:
+        raise gr.Error("No image: upload a photo, paste one or take a webcam snapshot.", title="No image")
+    try:
+        if isinstance(image, np.ndarray):
+            if image.ndim == 3 and image.shape[2] == 3:
+                return load_image(rgb_to_bgr(image))
+            return load_image(image)
+        if isinstance(image, dict) and str(image.get("url") or "").startswith("data:") and not image.get("path"):
+            return load_image(base64.b64decode(image["url"].split(",", 1)[1]))
+        path = _payload_path(image)
+        if path is None:
+            return load_image(image)
+        return load_image(path)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        raise gr.Error(f"Cannot read this image: {_hide_paths(e)}", title="Not a usable image") from e
+
+
+def _hide_paths(error: Exception) -> str:
+    """The error's message with server-side upload paths cut down to the file name the user chose."""
+    return re.sub(r"/[^\s'\"<>]*/([^/\s'\"<>]+)", r"\1", str(error))
+
+
+def compliance(counts: dict[str, int]) -> float | None:
+    """Share of labelled faces wearing a mask correctly (unknown faces left out); None with none labelled."""
+    labelled = sum(v for k, v in counts.items() if k != UNKNOWN)
+    return round(counts.get("with_mask", 0) / labelled, 4) if labelled else None
+
+
+def faces_rows(result: dict) -> list[list]:
+    """Table rows (one per face) from a result JSON: id, label, confidences and the box."""
+    rows = []
+    for i, face in enumerate(result.get("faces", []) if isinstance(result, dict) else []):
+        x1, y1, x2, y2 = face["box"]
+        rows.append([face.get("track_id", i + 1), face["label"], face["label_score"], face["score"], x1, y1, x2, y2])
+    return rows
+
+
+TABLE_HEADERS = ["#", "label", "label conf.", "face conf.", "x1", "y1", "x2", "y2"]
+
+
+def counts_markdown(result: dict) -> str:
+    """'**3 faces** · 🟢 2 with mask · 🔴 1 without mask · ...' with the compliance rate."""
+    if not isinstance(result, dict) or "counts" not in result:
+        return ""
+    marks = {k: f'<span style="color:{c}">●</span>' for k, c in HEX_COLOURS.items()}
+    n = result.get("num_faces", 0)
+    parts = [f"**{n} face{'' if n == 1 else 's'}**"]
+    parts += [f"{marks.get(k, '')} {v} {k.replace('_', ' ')}" for k, v in result["counts"].items()]
+    rate = result.get("compliance")
+    if rate is not None:
+        parts.append(f"**{rate:.0%}** wearing a mask correctly")
+    return " · ".join(parts)
+
+
+# -------------------------------------------------------------------------------------------- live state
+
+
+@dataclass
+class LiveState:
+    """One webcam session (kept in gr.State, one per browser tab or API client session).
+
+    Attributes:
+        processor: the video engine's `VideoProcessor` (tracker, FPS, people, events) for this session.
+        track: whether `processor` tracks; toggling tracking starts a new one.
+    """
+
+    processor: Any = None
+    track: bool = True
+
+
+# ---------------------------------------------------------------------------------------------- handlers
+
+
+def _prune(folder: Path, older_than: float = KEEP_SECONDS) -> None:
+    """Delete request folders older than `older_than` seconds (Gradio keeps its own copies)."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - older_than
+    for child in folder.iterdir():
+        try:
+            if child.stat().st_mtime < cutoff:
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+        except OSError:
+            pass
+
+
+class MaskdetApp:
+    """The app's state (models, limits, per-session stop flags) and its request handlers."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.models = Models(args.detector, args.classifier, args.imgsz)
+        self._stops: dict[str, threading.Event] = {}
+
+    # ---- image
+    def detect_image(
+        self, image: Any, face_threshold: float | None = None, label_threshold: float | None = None, blur: bool = False
+    ) -> tuple[np.ndarray, dict]:
+        """Image -> (annotated RGB image, result JSON: faces, counts, compliance, size, timing)."""
+        frame = read_image(image)
+        pipe = self._pipeline(face_threshold, label_threshold)
+        t0 = time.perf_counter()
+        faces = pipe(frame)
+        ms = (time.perf_counter() - t0) * 1000
+        result = faces.to_dict()
+        h, w = frame.shape[:2]
+        result.update(
+            {"compliance": compliance(result["counts"]), "width": w, "height": h, "inference_ms": round(ms, 1)}
+        )
+        return bgr_to_rgb(draw(frame, faces, blur=bool(blur))), result
+
+    def render_image_result(self, result: dict) -> tuple[list[list], str]:
+        return faces_rows(result), counts_markdown(result)
+
+    # ---- live webcam
+    def detect_frame(
+        self,
+        frame: Any,
+        state: LiveState | None = None,
+        face_threshold: float | None = None,
+        label_threshold: float | None = None,
+        blur: bool = False,
+        track: bool = True,
+    ) -> tuple[np.ndarray, LiveState, dict]:
+        """One webcam frame -> (annotated RGB frame, session state, JSON with counts, people, FPS).
+
+        The same function serves the live stream and its `/detect_frame` twin: a client's successive
+        calls share one `VideoProcessor` (its session), so track ids and smoothed labels carry over.
+        """
+        image = read_image(frame)
+        state = state if isinstance(state, LiveState) else LiveState()
+        pipe = self._pipeline(face_threshold, label_threshold)
+        engine = _video_engine()
+        t0 = time.perf_counter()
+        if engine is None:  # no video engine: label each frame alone
+            faces = pipe(image)
+            annotated, fps, people, events, n = draw(image, faces, blur=bool(blur)), 0.0, None, [], 1
+        else:
+            if state.processor is None or state.track != bool(track):
+                state.processor = engine.VideoProcessor(pipe, fps=10.0, track=bool(track), live=True)
+                state.track = bool(track)
+            proc = state.processor
+            proc.pipeline, proc.blur = pipe, bool(blur)  # settings may change between frames
+            annotated, faces = proc.process(image)
+            fps, people, events, n = proc.display_fps, proc.people(), list(proc.new_events), proc.frames
+        ms = (time.perf_counter() - t0) * 1000
+        result = faces.to_dict()
+        result.update(
+            {
+                "compliance": compliance(result["counts"]),
+                "fps": round(fps, 2),
+                "latency_ms": round(ms, 1),
+                "frame": n,
+                "tracking": people is not None,
+                "people": people,
+                "events": events,
+            }
+        )
+        return bgr_to_rgb(annotated), state, result
+
+    # ---- video file
+    def detect_video(
+        self,
+        video: Any,
+        face_threshold: float | None = None,
+        label_threshold: float | None = None,
+        blur: bool = False,
+        track: bool = True,
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects its tracker through this default)
+    ) -> tuple[str, dict, str, str]:
+        """Video -> (annotated .webm path, summary JSON, timeline CSV path, summary JSON file path).
+
+        The summary is `maskdet.video.process_video`'s (frames, fps, size, faces, people, compliance,
+        timeline with one row a second, events, ...) without server paths, plus `stopped`. Videos over
+        the duration limit are refused from their header, before any frame is decoded.
+        """
+        engine = _video_engine()
+        if engine is None:
+            raise gr.Error("Video processing is not available in this install (maskdet.video is missing).")
+        path = _payload_path(video)
+        if not path:
+            raise gr.Error("No video: upload a video file first.", title="No video")
+        try:
+            source = engine.open_source(Path(path), live=False)
+        except (ValueError, FileNotFoundError, OSError) as e:
+            raise gr.Error(f"Cannot read this video: {_hide_paths(e)}", title="Not a usable video") from e
+        try:
+            fps, frame_count = float(source.fps), int(source.frame_count or 0)
+            limit = float(self.args.max_video_seconds)
+            if frame_count and frame_count / fps > limit:
+                raise gr.Error(
+                    f"This video is {frame_count / fps:.1f} s long; this app takes videos up to {limit:g} s. Trim "
+                    "it, or run `python detect_video.py` on your own machine for long videos.",
+                    title="Video too long",
+                )
+            if source.width * source.height > MAX_VIDEO_PIXELS:
+                raise gr.Error(
+                    f"This video is {source.width}x{source.height}; this app takes up to 3840x2160.", title="Too large"
+                )
+            pipe = self._pipeline(face_threshold, label_threshold)
+        except BaseException:
+            source.close()
+            raise
+        _prune(WORK_DIR)
+        out_dir = WORK_DIR / uuid.uuid4().hex
+        out_dir.mkdir(parents=True)
+        stem = re.sub(r"[^\w.-]+", "_", Path(path).stem)[:60] or "video"
+        output, json_path = out_dir / f"{stem}_maskdet.webm", out_dir / f"{stem}_maskdet.json"
+        session = self._session(request)
+        stop = self._stops[session] = threading.Event()
+
+        def on_progress(done: int, total: int | None) -> None:
+            progress((done, total) if total else None, desc="Annotating", unit="frames")
+
+        progress(0, desc="Annotating", unit="frames")
+        try:
+            summary = engine.process_video(
+                pipe,
+                source,  # opened above; process_video closes it
+                output,
+                track=bool(track),
+                blur=bool(blur),
+                max_frames=int(limit * fps) + 1,  # files whose header gave no frame count stop here too
+                progress=on_progress,
+                stop=stop,
+            )
+        except (ValueError, FileNotFoundError, OSError) as e:
+            raise gr.Error(f"Cannot process this video: {_hide_paths(e)}", title="Video failed") from e
+        finally:
+            self._stops.pop(session, None)
+        if not summary.get("frames") or not output.is_file():
+            raise gr.Error("No frame of this video could be decoded; it is empty or corrupt.", title="Video failed")
+        timeline = summary.get("timeline") or []
+        csv_path = out_dir / f"{stem}_timeline.csv"
+        with csv_path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in timeline for k in row)))
+            writer.writeheader()
+            writer.writerows(timeline)
+        api = {k: v for k, v in summary.items() if k not in ("source", "output")}  # no server paths
+        text = json.dumps(api, indent=1, default=_jsonable)
+        json_path.write_text(text + "\n")
+        return str(output), json.loads(text), str(csv_path), str(json_path)
+
+    def stop_video(self, request: gr.Request | None = None) -> None:
+        """Stop this session's running video at the next frame; what is done so far comes back."""
+        event = self._stops.get(self._session(request))
+        if event is not None:
+            event.set()
+            gr.Info("Stopping after the current frame…")
+
+    def render_video_summary(self, summary: dict) -> tuple[Any, str]:
+        """Summary JSON -> (% of faces per label, one row a second, for the plot; a one-line summary)."""
+        import pandas as pd
+
+        if not isinstance(summary, dict) or "frames" not in summary:
+            return None, ""
+        labels = list(summary.get("faces_per_label") or {})
+        rows = []
+        for row in summary.get("timeline") or []:
+            total = sum(row.get(k, 0) for k in labels)
+            if total > 0:
+                rows += [
+                    {"time (s)": row["time"], "label": k, "% of faces": round(100 * row.get(k, 0) / total, 1)}
+                    for k in labels
+                ]
+        plot = pd.DataFrame(rows, columns=["time (s)", "label", "% of faces"])
+        text = [
+            f"**{summary['frames']} frames** ({summary.get('duration_s', 0):.1f} s at {summary.get('fps', 0):.0f} FPS)",
+            f"{summary.get('faces', 0)} face detections",
+        ]
+        people = summary.get("people")
+        if isinstance(people, dict):
+            text.append(
+                f"**{sum(people.values())} people**"
+                + "".join(f", {v} {k.replace('_', ' ')}" for k, v in people.items())
+            )
+        rate = summary.get("compliance")
+        if isinstance(rate, (int, float)):
+            text.append(f"**{rate:.0%}** of {summary.get('compliance_basis', 'faces')} wearing a mask correctly")
+        if summary.get("events"):
+            text.append(f"{len(summary['events'])} violation events")
+        if summary.get("processing_fps"):
+            text.append(f"processed at {summary['processing_fps']:.1f} FPS")
+        if summary.get("stopped") == "stop":
+            text.append("**stopped early**")
+        return plot, " · ".join(text)
+
+    # ---- about
+    def model_info(self) -> dict:
+        """Loaded models, where they came from, their metrics and the app's settings and limits."""
+        try:
+            detector, classifier = self.models.load()
+        except gr.Error as e:
+            return {"loaded": False, "error": e.message}
+        det_path = getattr(detector, "path", None)
+        cls_path = getattr(classifier, "path", None)
+        return {
+            "loaded": True,
+            "version": __import__("maskdet").__version__,
+            "detector": {
+                "source": str(det_path) if det_path else str(self.models.detector_source),
+                "imgsz": self.models.imgsz,
+                "metrics": _detector_metrics(Path(det_path) if det_path else None),
+            },
+            "classifier": {
+                "source": str(cls_path) if cls_path else str(self.models.classifier_source),
+                "architecture": classifier.architecture,
+                "labels": list(classifier.label_names),
+                "input_size": list(classifier.input_size),
+                "metrics": _read_json(Path(cls_path) / "metrics.json") if cls_path else None,
+            },
+            "limits": {
+                "max_upload_mb": self.args.max_upload_mb,
+                "max_video_seconds": self.args.max_video_seconds,
+                "queue_size": self.args.queue_size,
+            },
+        }
+
+    def about_markdown(self, info: dict) -> str:
+        if not info.get("loaded"):
+            return f"### Models not loaded\n\n{info.get('error', '')}"
+        det, clf = info["detector"], info["classifier"]
+        lines = [
+            f"### maskdet {info['version']}",
+            "",
+            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px)",
+        ]
+        if m := det.get("metrics"):
+            lines.append(
+                "- validation mAP50 {:.3f}, mAP50-95 {:.3f}, precision {:.3f}, recall {:.3f}".format(
+                    *(float(m.get(k, float("nan"))) for k in ("map50", "map50_95", "precision", "recall"))
+                )
+            )
+        else:
+            lines.append("- no metrics file beside this model")
+        lines.append(
+            f"\n**Mask classifier**: `{clf['architecture']}` from `{clf['source']}`, input "
+            f"{clf['input_size'][1]}x{clf['input_size'][0]}, labels {', '.join(clf['labels'])}"
+        )
+        if m := clf.get("metrics"):
+            lines.append(f"- validation accuracy {m.get('accuracy', 0):.3f}, macro-F1 {m.get('macro_f1', 0):.3f}")
+            for name, s in (m.get("per_class") or {}).items():
+                lines.append(f"- {name}: precision {s['precision']:.3f}, recall {s['recall']:.3f} (n={s['support']})")
+        else:
+            lines.append("- no metrics file beside this model")
+        card = _model_card_text(Path(clf["source"]))
+        if card:
+            lines += ["", "---", "", card]
+        return "\n".join(lines)
+
+    def status(self) -> str:
+        """A warning shown above the tabs when no model can load (empty when all is well)."""
+        problem = self.models.problem()
+        return f"⚠️ **No models available.** {problem}" if problem else ""
+
+    # ---- helpers
+    def _pipeline(self, face_threshold: float | None, label_threshold: float | None) -> _Serialised:
+        face = self.args.face_threshold if face_threshold is None else face_threshold
+        label = self.args.label_threshold if label_threshold is None else label_threshold
+        return self.models.pipeline(face, label)
+
+    @staticmethod
+    def _session(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "local"
+
+
+def _close(obj: Any) -> None:
+    """Release a video source whatever its closing method is called."""
+    for name in ("close", "release"):
+        closer = getattr(obj, name, None)
+        if callable(closer):
+            closer()
+            return
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------- examples
+
+
+def _cartoon_face(img: np.ndarray, cx: int, cy: int, size: int, placement: str | None, rng) -> None:
+    """Draw a simple face (and a synthetic mask, as in training) centred at (cx, cy), in place."""
+    import cv2
+
+    from maskdet.synth import draw_mask
+
+    skin = tuple(int(c) for c in rng.choice([(140, 170, 220), (100, 140, 190), (70, 100, 150), (170, 200, 235)]))
+    w, h = size, int(size * 1.3)
+    cv2.ellipse(img, (cx, cy), (w // 2, h // 2), 0, 0, 360, skin, -1, cv2.LINE_AA)
+    cv2.ellipse(img, (cx, cy - h // 3), (w // 2 + 2, h // 4), 0, 180, 360, (40, 40, 60), -1, cv2.LINE_AA)  # hair
+    ex, ey = w // 5, cy - h // 10
+    for x in (cx - ex, cx + ex):
+        cv2.circle(img, (x, ey), max(2, size // 14), (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(img, (x, ey), max(1, size // 28), (40, 30, 30), -1, cv2.LINE_AA)
+    nose = (cx, cy + h // 20)
+    cv2.line(img, (cx, ey + 4), nose, (80, 100, 150), max(1, size // 40), cv2.LINE_AA)
+    mouth_y = cy + h // 5
+    cv2.ellipse(img, (cx, mouth_y), (w // 6, h // 20), 0, 0, 180, (60, 60, 170), max(1, size // 30), cv2.LINE_AA)
+    if placement:
+        landmarks = np.array(
+            [[cx - ex, ey], [cx + ex, ey], list(nose), [cx - w // 6, mouth_y], [cx + w // 6, mouth_y]], np.float32
+        )
+        img[:] = draw_mask(img, landmarks, placement, rng)
+
+
+def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) -> np.ndarray:
+    """A generated street-like scene (BGR) with `n` drawn faces, masked or not; for examples and tests."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    top, bottom = rng.uniform(150, 230, 3), rng.uniform(60, 140, 3)
+    img = (top * (1 - y) + bottom * y).repeat(width, axis=1).astype(np.uint8)
+    placements = ["correct", None, "below_nose", "correct", None, "chin"]
+    size = max(24, min(width // (n + 1), height // 3))
+    for i in range(n):
+        cx = int((i + 1) * width / (n + 1) + rng.integers(-size // 4, size // 4 + 1))
+        cy = int(height / 2 + rng.integers(-height // 8, height // 8 + 1))
+        _cartoon_face(img, cx, cy, size, placements[(i + seed) % len(placements)], rng)
+    return img
+
+
+def example_images(folder: Path | None = None) -> list[str]:
+    """Generated example scenes as JPEG files (written once); the project ships no third-party photos."""
+    import cv2
+
+    folder = folder or Path(tempfile.gettempdir()) / "maskdet-examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed, (w, h, n) in enumerate([(640, 480, 3), (640, 426, 2), (480, 640, 1)]):
+        path = folder / f"generated_scene_{seed}.jpg"
+        if not path.is_file():
+            cv2.imwrite(str(path), example_scene(seed, w, h, n), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        paths.append(str(path))
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------ the UI
+
+
+def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
+    """The Blocks app for these flags. Loads no model: that happens on the first request."""
+    args = args if args is not None else parse_args([])
+    app = MaskdetApp(args)
+    with gr.Blocks(title="maskdet: face-mask detection", analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+        demo.maskdet = app  # tests and embedding code reach the handlers through the Blocks
+        gr.Markdown(
+            "# maskdet\nFinds every face and tells whether it wears a mask: `with_mask`, `without_mask` or "
+            "`mask_worn_incorrectly`. Runs on CPU, offline; nothing you upload leaves this server."
+        )
+        status = gr.Markdown(elem_id="status")
+        with gr.Accordion("Settings", open=False, elem_id="settings"):
+            with gr.Row():
+                face_thr = gr.Slider(
+                    0.01,
+                    0.99,
+                    value=args.face_threshold,
+                    step=0.01,
+                    label="Face threshold",
+                    info="lower finds more (and falser) faces",
+                    elem_id="face-threshold",
+                )
+                label_thr = gr.Slider(
+                    0.0,
+                    0.99,
+                    value=args.label_threshold,
+                    step=0.01,
+                    label="Label threshold",
+                    info="below this a face is 'unknown'",
+                    elem_id="label-threshold",
+                )
+            with gr.Row():
+                blur = gr.Checkbox(False, label="Blur faces in outputs (privacy)", elem_id="blur")
+                track = gr.Checkbox(True, label="Track people in video and webcam (steady labels)", elem_id="track")
+
+        with gr.Tabs():
+            with gr.Tab("Image", id="image"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=300):
+                        image_in = gr.Image(
+                            sources=["upload", "clipboard", "webcam"],
+                            type="filepath",
+                            image_mode=None,
+                            label="Photo",
+                            elem_id="image-input",
+                            height=400,
+                        )
+                        image_btn = gr.Button("Detect masks", variant="primary", elem_id="image-button")
+                    with gr.Column(min_width=300):
+                        image_out = gr.Image(
+                            label="Result", format="jpeg", elem_id="image-output", height=400, interactive=False
+                        )
+                        image_counts = gr.Markdown(elem_id="image-counts")
+                image_table = gr.Dataframe(
+                    headers=TABLE_HEADERS, label="Faces", interactive=False, elem_id="faces-table"
+                )
+                with gr.Accordion("JSON (what /detect_image returns)", open=False):
+                    image_json = gr.JSON(label="Result", elem_id="image-json")
+                examples = gr.Examples(example_images(), inputs=[image_in], label="Generated examples (drawn faces)")
+
+            with gr.Tab("Webcam", id="live"):
+                gr.Markdown("Press the record button to start; frames are annotated as they arrive.")
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=300):
+                        cam = gr.Image(
+                            sources=["webcam"],
+                            streaming=True,
+                            type="filepath",
+                            label="Webcam",
+                            elem_id="webcam",
+                            webcam_options=gr.WebcamOptions(
+                                mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
+                            ),
+                        )
+                    with gr.Column(min_width=300):
+                        cam_out = gr.Image(label="Annotated", format="jpeg", elem_id="webcam-output", interactive=False)
+                with gr.Accordion("Frame JSON (what /detect_frame returns)", open=False):
+                    cam_json = gr.JSON(label="Frame", elem_id="webcam-json")
+                live_state = gr.State(None, time_to_live=900)  # freed 15 min after a tab closes
+                frame_btn = gr.Button("Analyse frame", visible=False)  # the API twin of the stream
+
+            with gr.Tab("Video", id="video"):
+                gr.Markdown(
+                    f"Upload a video of up to {args.max_video_seconds:g} s and {args.max_upload_mb:g} MB; "
+                    "the annotated video plays here; its timeline (a row a second) and events download as CSV and JSON."
+                )
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=300):
+                        video_in = gr.Video(sources=["upload"], label="Video", elem_id="video-input", height=360)
+                        with gr.Row():
+                            video_btn = gr.Button("Annotate video", variant="primary", elem_id="video-button")
+                            stop_btn = gr.Button("Stop", variant="stop", elem_id="video-stop")
+                    with gr.Column(min_width=300):
+                        video_out = gr.Video(
+                            label="Annotated video", elem_id="video-output", height=360, interactive=False
+                        )
+                        video_md = gr.Markdown(elem_id="video-summary")
+                video_plot = gr.LinePlot(
+                    x="time (s)",
+                    y="% of faces",
+                    color="label",
+                    color_map=HEX_COLOURS,
+                    y_lim=[0, 100],
+                    label="Faces per label over time",
+                    elem_id="video-plot",
+                )
+                with gr.Row():
+                    csv_out = gr.File(label="Timeline (CSV, one row a second)", elem_id="video-csv")
+                    json_file_out = gr.File(label="Summary + timeline (JSON)", elem_id="video-json-file")
+                with gr.Accordion("JSON (what /detect_video returns)", open=False):
+                    video_json = gr.JSON(label="Summary", elem_id="video-json")
+
+            with gr.Tab("About", id="about") as about_tab:
+                about_md = gr.Markdown("Loading model information…", elem_id="about")
+                with gr.Accordion("JSON (what /model_info returns)", open=False):
+                    info_json = gr.JSON(label="Models")
+                info_btn = gr.Button("Refresh", size="sm")
+                gr.Markdown(
+                    "HTTP API: see **Use via API** at the bottom of the page, or the README's *App and HTTP API* "
+                    "section, for `gradio_client` and `curl` examples."
+                )
+
+        # Events. preprocess=False: inputs reach the handlers as file paths, so our decoder gives the errors.
+        settings = [face_thr, label_thr, blur]
+        image_io = {
+            "fn": app.detect_image,
+            "inputs": [image_in, *settings],
+            "outputs": [image_out, image_json],
+            "preprocess": False,
+            "concurrency_limit": 2,
+            "concurrency_id": "image",
+        }
+        table_io = {
+            "fn": app.render_image_result,
+            "inputs": image_json,
+            "outputs": [image_table, image_counts],
+            "api_visibility": "private",
+        }
+        gr.on([image_btn.click, image_in.upload], api_name="detect_image", **image_io).success(**table_io)
+        examples.load_input_event.then(api_visibility="private", **image_io).success(**table_io)  # run at once
+
+        live_inputs = [cam, live_state, *settings, track]
+        live_outputs = [cam_out, live_state, cam_json]
+        cam.stream(
+            app.detect_frame,
+            live_inputs,
+            live_outputs,
+            api_name="detect_frame_stream",
+            api_visibility="private",  # gradio_client cannot call stream events; /detect_frame is the twin
+            preprocess=False,
+            stream_every=0.15,
+            time_limit=args.webcam_time_limit,
+            concurrency_limit=args.max_webcam_sessions,
+            concurrency_id="live",
+            show_progress="hidden",
+        )
+        frame_btn.click(
+            app.detect_frame,
+            live_inputs,
+            live_outputs,
+            api_name="detect_frame",
+            preprocess=False,
+            concurrency_limit=2,
+            concurrency_id="image",
+        )
+
+        video_event = video_btn.click(
+            app.detect_video,
+            [video_in, *settings, track],
+            [video_out, video_json, csv_out, json_file_out],
+            api_name="detect_video",
+            preprocess=False,
+            concurrency_limit=1,
+            concurrency_id="video",
+        )
+        video_event.success(app.render_video_summary, video_json, [video_plot, video_md], api_visibility="private")
+        stop_btn.click(app.stop_video, None, None, api_name="stop_video", api_visibility="undocumented", queue=False)
+
+        gr.on([about_tab.select, info_btn.click], app.model_info, None, info_json, api_name="model_info").success(
+            app.about_markdown, info_json, about_md, api_visibility="private"
+        )
+        demo.load(app.status, None, status, api_visibility="private", queue=False)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=2)
+    return demo

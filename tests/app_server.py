@@ -1,0 +1,135 @@
+"""A real `python app.py` server on 127.0.0.1 with tiny models, shared by the app and browser tests.
+
+The detector is an untrained one-class YOLOv8n whose class bias is zeroed, so every box scores about
+0.5: a face threshold of 0.3 finds many random "faces" and 0.9 finds none, which is what the tests
+need to check that per-request thresholds reach the model. The classifier is an untrained timm model.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_UPLOAD_MB = 2
+MAX_VIDEO_SECONDS = 10
+
+
+def tiny_detector_file(path: Path) -> Path:
+    """Save an untrained 1-class YOLOv8n with zero class bias (scores ~0.5) as a .pt file."""
+    import torch
+
+    from maskdet._env import configure_ultralytics
+
+    configure_ultralytics()
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    torch.manual_seed(0)
+    yolo = YOLO("yolov8n.yaml")
+    yolo.model = DetectionModel("yolov8n.yaml", nc=1, verbose=False)
+    for branch in yolo.model.model[-1].cv3:
+        torch.nn.init.constant_(branch[-1].bias, 0.0)
+    yolo.save(str(path))
+    return path
+
+
+def tiny_classifier_folder(folder: Path) -> Path:
+    from maskdet.classifier import MaskClassifier
+
+    return MaskClassifier.create("mobilenetv3_small_050", img_size=64).save_pretrained(folder)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    fourcc = {".mp4": "mp4v", ".webm": "VP90", ".avi": "MJPG"}[path.suffix]
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def scene_frames(n: int, size: tuple[int, int]) -> list[np.ndarray]:
+    """Frames of a generated scene panning sideways (BGR)."""
+    from maskdet.app import example_scene
+
+    w, h = size
+    base = example_scene(0, w, h)
+    return [np.roll(base, 4 * i, axis=1) for i in range(n)]
+
+
+class AppServer:
+    """A running app: its URL, its log, its models."""
+
+    def __init__(self, url: str, process: subprocess.Popen, log: Path, detector: Path, classifier: Path):
+        self.url, self.process, self.log = url, process, log
+        self.detector, self.classifier = detector, classifier
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-n:]
+
+
+def start_server(folder: Path, timeout: float = 180.0) -> AppServer:
+    detector = tiny_detector_file(folder / "detector.pt")
+    classifier = tiny_classifier_folder(folder / "classifier")
+    port = free_port()
+    log = folder / "server.log"
+    cmd = [
+        sys.executable,
+        str(ROOT / "app.py"),
+        *("--host", "127.0.0.1", "--port", str(port)),
+        *("--detector", str(detector), "--classifier", str(classifier)),
+        *("--imgsz", "320", "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)),
+    ]
+    env = {**os.environ, "MASKDET_THREADS": os.environ.get("MASKDET_THREADS", "1")}
+    with log.open("w") as out:
+        process = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = AppServer(f"http://127.0.0.1:{port}", process, log, detector, classifier)
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(server.url + "/gradio_api/info", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{server.log_tail()}")
+
+
+def stop_server(server: AppServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> AppServer:
+    """One app server for the whole test session (the API and browser tests share it)."""
+    server = start_server(tmp_path_factory.mktemp("app"))
+    yield server
+    stop_server(server)

@@ -1,0 +1,137 @@
+"""The app in a real browser: Playwright driving Debian's Chromium (`.ci/run` installs it).
+
+Screenshots go to artifacts/browser/ (gitignored) so a failing run can be looked at.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from app_server import ROOT, app_server  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "artifacts" / "browser"
+CAMERA_SIZE = (320, 240)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
+]
+CHROME_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+IMAGE_READY = (
+    "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0 ? "
+    "[i.src, i.naturalWidth, i.naturalHeight] : null; }"
+)
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    """A Y4M file for Chromium's fake camera (it loops it at its own size)."""
+    h, w = frames[0].shape[:2]
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def camera_file(tmp_path_factory) -> Path:
+    from app_server import scene_frames
+
+    return write_y4m(tmp_path_factory.mktemp("camera") / "camera.y4m", scene_frames(10, CAMERA_SIZE))
+
+
+@pytest.fixture(scope="module")
+def browser(camera_file):
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    args = [
+        *CHROME_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_file}",
+    ]
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        yield browser
+        browser.close()
+
+
+def open_app(browser, url: str, **context):
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url, wait_until="domcontentloaded")  # never "networkidle": Gradio keeps connections open
+    page.wait_for_selector("#image-input")
+    return page
+
+
+def page_width(page) -> tuple[int, int]:
+    return tuple(page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]"))
+
+
+def test_upload_an_image_and_see_the_annotated_result(browser, app_server, tmp_path):  # noqa: F811
+    from maskdet.app import example_scene
+
+    photo = tmp_path / "street.jpg"
+    cv2.imwrite(str(photo), example_scene(3, 480, 360))
+    page = open_app(browser, app_server.url, viewport={"width": 1280, "height": 900})
+    page.locator("#image-input input[type=file]").set_input_files(str(photo))  # an upload runs detection
+    result = page.wait_for_function(IMAGE_READY, arg="#image-output img").json_value()
+    assert result[1:] == [480, 360]  # the annotated picture, at the photo's size
+    page.get_by_text("wearing a mask correctly").wait_for()
+    counts = page.locator("#image-counts").inner_text()
+    assert "faces" in counts
+    n = int(counts.split()[0])
+    assert n > 0  # the test detector finds boxes at the default 0.35 threshold
+    page.locator("#faces-table").get_by_text("face conf.").wait_for()
+    page.screenshot(path=str(SHOTS / "image_desktop.png"), full_page=True)
+    page.context.close()
+
+
+def test_every_tab_fits_a_phone_screen(browser, app_server):  # noqa: F811
+    page = open_app(browser, app_server.url, viewport={"width": 360, "height": 780}, is_mobile=True, has_touch=True)
+    page.get_by_role("button", name="Detect masks").wait_for()
+    page.locator("button.gallery-item").first.click()  # an example runs at once
+    page.get_by_text("wearing a mask correctly").wait_for()
+    widths = {}
+    for tab in ("Image", "Webcam", "Video", "About"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(600)
+        widths[tab] = page_width(page)
+        page.screenshot(path=str(SHOTS / f"phone_{tab.lower()}.png"), full_page=True)
+    assert all(scroll <= inner for scroll, inner in widths.values()), widths  # no sideways scrolling
+    assert "mobilenetv3_small_050" in page.locator("#about").inner_text()  # the About tab names the models
+    page.context.close()
+
+
+def test_webcam_tab_streams_annotated_frames_from_a_fake_camera(browser, app_server):  # noqa: F811
+    page = open_app(browser, app_server.url, viewport={"width": 1280, "height": 900}, permissions=["camera"])
+    page.get_by_role("tab", name="Webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#webcam button.capture-button, #webcam button[aria-label='capture photo']").first.click()
+    seen: dict[str, tuple[int, int]] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < 3 and time.monotonic() < deadline:
+        frame = page.evaluate(IMAGE_READY, "#webcam-output img")
+        if frame:
+            seen[frame[0]] = (frame[1], frame[2])
+        page.wait_for_timeout(150)
+    page.screenshot(path=str(SHOTS / "webcam.png"), full_page=True)
+    assert len(seen) >= 3, f"annotated frames seen: {len(seen)}"  # a stream, not one snapshot
+    assert set(seen.values()) == {CAMERA_SIZE}  # frames from the fake camera, at its size
+    page.get_by_text("Frame JSON").click()  # the stream's JSON output: counts, people and FPS per frame
+    page.locator("#webcam-json").get_by_text("num_faces").wait_for()
+    assert "fps" in page.locator("#webcam-json").inner_text()
+    page.context.close()
