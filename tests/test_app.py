@@ -177,6 +177,27 @@ def test_detect_video_returns_playable_annotated_video_and_timeline(client, file
     assert json.loads(Path(json_path).read_text())["frames"] == summary["frames"]
 
 
+def test_stop_returns_the_video_annotated_so_far(app_server, files):  # noqa: F811
+    from maskdet.app import MaskdetApp
+
+    app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
+
+    def progress(value, desc=None, unit=None):  # stands in for gr.Progress; presses Stop after 3 frames
+        if isinstance(value, tuple) and value[0] == 3:
+            app.stop_video()
+
+    video, summary, _, json_path = app.detect_video(str(files["video"]), 0.3, 0.0, False, False, None, progress)
+    assert summary["stopped"] == "stop" and summary["frames"] == 3
+    assert summary["people"] is None  # tracking off
+    cap = cv2.VideoCapture(video)
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    cap.release()
+    assert frames == 3
+    assert json.loads(Path(json_path).read_text())["stopped"] == "stop"
+
+
 # ------------------------------------------------------------------------------------------ bad input
 
 

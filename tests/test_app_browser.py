@@ -135,3 +135,22 @@ def test_webcam_tab_streams_annotated_frames_from_a_fake_camera(browser, app_ser
     page.locator("#webcam-json").get_by_text("num_faces").wait_for()
     assert "fps" in page.locator("#webcam-json").inner_text()
     page.context.close()
+
+
+def test_video_tab_plays_the_annotated_video(browser, app_server, tmp_path):  # noqa: F811
+    from app_server import scene_frames, write_video
+
+    clip = write_video(tmp_path / "street.mp4", scene_frames(10, (160, 120)), fps=10)
+    page = open_app(browser, app_server.url, viewport={"width": 1280, "height": 900})
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#video-input input[type=file]").set_input_files(str(clip))
+    page.locator("#video-input video").wait_for()
+    page.locator("#video-button").click()
+    size = page.wait_for_function(
+        "() => { const v = document.querySelector('#video-output video'); "
+        "return v && v.readyState >= 2 && v.videoWidth ? [v.videoWidth, v.videoHeight, v.duration] : null; }"
+    ).json_value()
+    assert size[:2] == [160, 120] and size[2] == pytest.approx(1.0, abs=0.15)  # the browser decodes the VP9
+    page.locator("#video-summary").get_by_text("10 frames").wait_for()
+    page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+    page.context.close()
