@@ -77,7 +77,8 @@ def classifier_card(
         f'Also loads with `timm.create_model("hf-hub:{repo_id}", pretrained=True)` and '
         f'`transformers.pipeline("image-classification", model="{repo_id}")`.',
         "",
-        f"Input: {w}x{h} RGB, resized without cropping, mean {list(clf.mean.round(4))}, std {list(clf.std.round(4))}.",
+        f"Input: {w}x{h} RGB, resized without cropping, mean {[round(float(v), 4) for v in clf.mean]}, "
+        f"std {[round(float(v), 4) for v in clf.std]}.",
     ]
     if metrics:
         body += [

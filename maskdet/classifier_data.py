@@ -44,6 +44,14 @@ class CropDataConfig:
     placements: dict[str, float] = field(default_factory=lambda: {"correct": 0.4, "below_nose": 0.4, "chin": 0.2})
 
 
+def _jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _write(path: Path, image: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -95,7 +103,7 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
         counts.update(_synthesise(cfg, maskless, out))
     manifest = {
         "counts": dict(sorted(counts.items())),
-        "config": {k: str(v) for k, v in vars(cfg).items()},
+        "config": {k: _jsonable(v) for k, v in vars(cfg).items()},
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

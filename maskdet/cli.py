@@ -54,6 +54,8 @@ def detector_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=None, help="train for a fixed time instead")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
+    p.add_argument("--export-imgsz", type=int, default=640, help="ONNX export size (the model is dynamic)")
     p.add_argument("--output-dir", type=Path, default=Path("runs/detector"))
     return p
 
@@ -72,10 +74,13 @@ def train_main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(prepare_crops(cfg, a.output)["counts"], indent=2))
         elif argv[:1] == ["detector"]:
+            from maskdet.data import BUNDLED_SPLIT
             from maskdet.detector_training import DetectorTrainConfig, train_detector
 
             a = detector_parser().parse_args(argv[1:])
             cfg = DetectorTrainConfig(
+                split=a.split or BUNDLED_SPLIT,
+                export_imgsz=a.export_imgsz,
                 data=a.data,
                 output_dir=a.output_dir,
                 model=a.model,

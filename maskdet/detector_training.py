@@ -98,7 +98,8 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
         "imgsz": cfg.imgsz,
         "config": {k: str(v) for k, v in asdict(cfg).items()},
     }
-    onnx = Path(model.export(format="onnx", imgsz=cfg.export_imgsz, dynamic=False, simplify=True, verbose=False))
+    # dynamic input: the same file serves every imgsz (speed vs small faces is a runtime choice)
+    onnx = Path(model.export(format="onnx", imgsz=cfg.export_imgsz, dynamic=True, simplify=True, verbose=False))
     shutil.copyfile(onnx, out / "weights" / "detector.onnx")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

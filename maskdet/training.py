@@ -180,6 +180,19 @@ def batch_latency_ms(clf, batch: int = 8, repeats: int = 20) -> float:
     return float(np.median(times))
 
 
+def dataset_names(dataset: str) -> list[str]:
+    """Names for the card: the sources in a prepared folder's manifest.json, else the folder or hub id."""
+    manifest = Path(dataset) / "manifest.json"
+    if not manifest.is_file():
+        return [Path(dataset).name if Path(dataset).is_dir() else dataset]
+    config = json.loads(manifest.read_text()).get("config", {})
+    names = [Path(config["voc"]).name] if config.get("voc") else []
+    names += [Path(p).name for p in config.get("extra", [])]
+    if config.get("yunet") and config.get("synth_per_face", 0) > 0:
+        names.append("synthetic-masks (YuNet landmarks)")
+    return names
+
+
 def _source_weights(ds, cfg: TrainConfig) -> np.ndarray:
     """Per-sample weight from the file-name prefix (1 where no prefix matches or there is no file name)."""
     from datasets import Image
@@ -294,7 +307,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     card = classifier_card(
         clf,
         metrics,
-        datasets=[str(cfg.dataset)],
+        datasets=dataset_names(dataset),
         base_model=base_model,
         command=cfg.command,
         repo_id=cfg.push_to_hub or "maskdet/mask-classifier",

@@ -1,0 +1,68 @@
+"""The shipped models: they load offline with no arguments and find a real face."""
+
+import json
+
+import numpy as np
+import pytest
+
+from maskdet.classifier import WEIGHTS_DIR as CLASSIFIER_DIR
+from maskdet.classifier import MaskClassifier
+from maskdet.detector import WEIGHTS_DIR, FaceDetector
+from maskdet.pipeline import Pipeline
+from maskdet.results import LABELS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[..., ::-1])  # RGB -> BGR, 512x512, one face
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return Pipeline.from_pretrained()
+
+
+def test_bundled_files_are_small_and_described():
+    files = [p for p in WEIGHTS_DIR.rglob("*") if p.is_file()]
+    assert (WEIGHTS_DIR / "detector.onnx").is_file() and (CLASSIFIER_DIR / "model.safetensors").is_file()
+    assert all(p.stat().st_size < 15 * 1024 * 1024 for p in files)
+    metrics = json.loads((CLASSIFIER_DIR / "metrics.json").read_text())
+    assert set(metrics["per_class"]) == set(LABELS)
+    assert json.loads((WEIGHTS_DIR / "detector_metrics.json").read_text())["map50"] > 0.5
+
+
+def test_pipeline_with_no_arguments_finds_the_astronaut(pipe, astronaut):
+    faces = pipe(astronaut)
+    assert len(faces) == 1
+    x1, y1, x2, y2 = faces.boxes[0]
+    assert 150 < (x1 + x2) / 2 < 260 and 50 < (y1 + y2) / 2 < 170  # her face, not the flag or the suit
+    assert faces.labels[0] == "without_mask"
+
+
+def test_nothing_in_blank_frames(pipe):
+    for value in (0, 128, 255):
+        assert len(pipe(np.full((480, 640, 3), value, np.uint8))) == 0
+
+
+def test_shipped_onnx_and_pt_agree(astronaut):
+    pt = WEIGHTS_DIR / "detector.pt"
+    if not pt.is_file():
+        pytest.skip("only the ONNX detector is shipped")
+    a = FaceDetector.load(pt).detect(astronaut, conf=0.25, imgsz=640)
+    b = FaceDetector.load(WEIGHTS_DIR / "detector.onnx").detect(astronaut, conf=0.25, imgsz=640)
+    assert len(a) == len(b) >= 1
+    np.testing.assert_allclose(a.boxes[np.argsort(-a.scores)], b.boxes[np.argsort(-b.scores)], atol=1.0)
+    np.testing.assert_allclose(np.sort(a.scores), np.sort(b.scores), atol=1e-3)
+
+
+def test_bundled_classifier_is_confident_on_clear_cases(astronaut, pipe):
+    clf = MaskClassifier.from_pretrained()
+    assert clf.label_names == LABELS
+    box = pipe.detector.detect(astronaut, conf=0.35, imgsz=640).boxes[0].astype(int)
+    crop = astronaut[box[1] : box[3], box[0] : box[2]]
+    ids, probs = clf.classify([crop])
+    assert LABELS[ids[0]] == "without_mask" and probs[0].max() > 0.6
