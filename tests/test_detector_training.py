@@ -15,26 +15,8 @@ def test_one_epoch_smoke_training(tmp_path):
     voc = make_voc(tmp_path / "voc", n_images=8)
     split = save_split(make_split(load_voc(voc), val_fraction=0.25), tmp_path / "split.json")
     out = tmp_path / "det"
-    code = train.main(
-        [
-            "detector",
-            "--data",
-            str(voc),
-            "--split",
-            str(split),
-            "--imgsz",
-            "64",
-            "--epochs",
-            "1",
-            "--batch",
-            "4",
-            "--output-dir",
-            str(out),
-            "--export-imgsz",
-            "64",
-        ]
-    )
-    assert code == 0
+    argv = f"detector --data {voc} --split {split} --imgsz 64 --epochs 1 --batch 4 --output-dir {out} --export-imgsz 64"
+    assert train.main(argv.split()) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"map50", "map50_95", "precision", "recall"} <= set(metrics)
     assert 0.0 <= metrics["map50"] <= 1.0
@@ -42,27 +24,4 @@ def test_one_epoch_smoke_training(tmp_path):
         det = FaceDetector.load(out / "weights" / name)
         faces = det.detect(np.zeros((64, 64, 3), np.uint8), conf=0.001, imgsz=64)
         assert faces.boxes.shape[1] == 4
-    # safe to re-run: a finished run resumes nothing and keeps its outputs
-    assert (
-        train.main(
-            [
-                "detector",
-                "--data",
-                str(voc),
-                "--split",
-                str(split),
-                "--imgsz",
-                "64",
-                "--epochs",
-                "1",
-                "--batch",
-                "4",
-                "--output-dir",
-                str(out),
-                "--export-imgsz",
-                "64",
-                "--no-resume",
-            ]
-        )
-        == 0
-    )
+    assert train.main([*argv.split(), "--no-resume"]) == 0  # safe to re-run over a finished run

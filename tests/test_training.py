@@ -11,6 +11,7 @@ from maskdet.classifier import MaskClassifier
 from maskdet.results import LABELS
 from maskdet.training import TrainConfig, classification_metrics
 
+TINY = "--model mobilenetv3_small_050 --img-size 32 --epochs 1"
 COLORS = {"with_mask": (255, 0, 0), "without_mask": (0, 255, 0), "mask_worn_incorrectly": (0, 0, 255)}
 
 
@@ -30,21 +31,8 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
     data = make_folder(tmp / "data")
     out = tmp / "out"
-    argv = [
-        "--dataset",
-        str(data),
-        "--model",
-        "mobilenetv3_small_050",
-        "--img-size",
-        "32",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--output-dir",
-        str(out),
-    ]
-    assert train.main(argv) == 0
+    argv = f"{TINY} --dataset {data} --batch-size 8 --output-dir {out}"
+    assert train.main(argv.split()) == 0
     return data, out
 
 
@@ -98,22 +86,7 @@ def test_push_to_hub_flag(tmp_path):
         mock.patch.object(HfApi, "create_repo", return_value=mock.Mock(repo_id="me/clf")),
         mock.patch.object(HfApi, "upload_folder", fake_upload),
     ):
-        code = train.main(
-            [
-                "--dataset",
-                str(data),
-                "--model",
-                "mobilenetv3_small_050",
-                "--img-size",
-                "32",
-                "--epochs",
-                "1",
-                "--output-dir",
-                str(tmp_path / "out"),
-                "--push-to-hub",
-                "me/clf",
-            ]
-        )
+        code = train.main(f"{TINY} --output-dir {tmp_path / 'out'} --dataset {data} --push-to-hub me/clf".split())
     assert code == 0
     assert uploaded == {
         "me/clf": ["README.md", "config.json", "confusion.png", "metrics.json", "model.safetensors", "plot.png"]
