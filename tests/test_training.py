@@ -60,7 +60,7 @@ def test_model_card_metadata(trained):
     front = card.split("---\n")[1]
     for key in ("library_name: timm", "license: agpl-3.0", "tags:", "datasets:", "model-index:", "type: accuracy"):
         assert key in front
-    assert "python train.py --dataset" in card  # the command that produced it
+    assert "python train.py --model mobilenetv3_small_050" in card  # the command that produced it
     assert "base_model" not in front  # trained from scratch: no base model claimed
 
 
