@@ -299,6 +299,8 @@ def _onnx_session(path: Path):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = num_threads()
     opts.inter_op_num_threads = 1
+    # no busy-waiting between calls: spinning threads starve torch / the detector in the same process
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:
