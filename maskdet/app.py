@@ -38,7 +38,7 @@ import gradio as gr  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
 from maskdet.imageio import bgr_to_rgb, load_image, rgb_to_bgr  # noqa: E402
-from maskdet.results import UNKNOWN, Faces  # noqa: E402
+from maskdet.results import Faces, compliance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = Path(tempfile.gettempdir()) / "maskdet-app"  # annotated videos and timelines; pruned after an hour
@@ -284,12 +284,6 @@ def read_image(image: Any) -> np.ndarray:
 def _hide_paths(error: Exception) -> str:
     """The error's message with server-side upload paths cut down to the file name the user chose."""
     return re.sub(r"/[^\s'\"<>]*/([^/\s'\"<>]+)", r"\1", str(error))
-
-
-def compliance(counts: dict[str, int]) -> float | None:
-    """Share of labelled faces wearing a mask correctly (unknown faces left out); None with none labelled."""
-    labelled = sum(v for k, v in counts.items() if k != UNKNOWN)
-    return round(counts.get("with_mask", 0) / labelled, 4) if labelled else None
 
 
 def faces_rows(result: dict) -> list[list]:

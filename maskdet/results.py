@@ -26,6 +26,12 @@ def _as_array(name: str, value: Any, dtype: type, ndim: int, n: int | None, widt
     return arr
 
 
+def compliance(counts: dict[str, int]) -> float | None:
+    """Share of labelled (not unknown) faces or people wearing a mask correctly; None when none is labelled."""
+    labelled = sum(n for label, n in counts.items() if label != UNKNOWN)
+    return round(counts.get("with_mask", 0) / labelled, 4) if labelled else None
+
+
 @dataclass
 class Faces:
     """Faces in one frame.

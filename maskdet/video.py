@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from maskdet.annotate import SHORT, draw
-from maskdet.results import UNKNOWN, Faces
+from maskdet.results import UNKNOWN, Faces, compliance
 from maskdet.tracking import VIOLATIONS, Tracker
 
 __all__ = [
@@ -427,12 +427,6 @@ def _people_text(people: dict[str, int]) -> str:
     return f"people {sum(people.values())}" + (": " + ", ".join(parts) if parts else "")
 
 
-def _compliance(counts: dict[str, int]) -> float | None:
-    """Share of labelled (not unknown) people or faces that wear a mask; None when there are none."""
-    known = sum(n for label, n in counts.items() if label != UNKNOWN)
-    return round(counts.get("with_mask", 0) / known, 4) if known else None
-
-
 class VideoProcessor:
     """The per-frame engine: pipeline, tracker, drawing, and everything the summary reports.
 
@@ -571,7 +565,7 @@ class VideoProcessor:
             "faces_per_label": face_counts,
             "people": people,
             "people_total": None if people is None else sum(people.values()),
-            "compliance": _compliance(basis),
+            "compliance": compliance(basis),
             "compliance_basis": "faces" if people is None else "people",
             "processing_fps": round((self.frames - 1) / elapsed, 2) if self.frames > 1 and elapsed > 0 else None,
             "processing_s": round(elapsed, 3),
