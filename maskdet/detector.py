@@ -52,15 +52,12 @@ def resolve_detector(source: str | Path | None) -> Path:
 
 def _download_from_hub(repo_id: str) -> Path:
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     errors = []
     for name in HUB_DETECTOR_FILES:
         try:
             return Path(hf_hub_download(repo_id, name))
-        except (EntryNotFoundError, LocalEntryNotFoundError) as e:
-            errors.append(f"{name}: {type(e).__name__}")
-        except Exception as e:  # offline, unknown repo, no auth: all mean "not available"
+        except Exception as e:  # missing file, offline, unknown repo, no auth: all mean "not available"
             errors.append(f"{name}: {type(e).__name__}")
     raise FileNotFoundError(
         f"no ONNX detector found in hub repo {repo_id!r} ({'; '.join(errors)}). Hub detectors load from "
