@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from maskdet import ort
 from maskdet._env import configure_offline, hub_online, num_threads
 from maskdet.results import LABELS
 
@@ -151,7 +152,12 @@ class MaskClassifier:
             raise ValueError(f"corrupt classifier config {str(config_path)!r}: {e}") from e
         if backend == "onnx":
             clf = cls(
-                None, label_names, architecture, model_args, session=_onnx_session(onnx_path), pretrained_cfg=pcfg
+                None,
+                label_names,
+                architecture,
+                model_args,
+                session=ort.session(onnx_path, "classifier"),
+                pretrained_cfg=pcfg,
             )
             clf.path = folder
             return clf
@@ -290,21 +296,6 @@ class MaskClassifier:
 
     def __repr__(self) -> str:
         return f"MaskClassifier({self.architecture!r}, labels={self.label_names}, input={self.input_size})"
-
-
-def _onnx_session(path: Path):
-    """An onnxruntime CPU session using MASKDET_THREADS (or every core); a corrupt file -> ValueError."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = num_threads()
-    opts.inter_op_num_threads = 1
-    # no busy-waiting between calls: spinning threads starve torch / the detector in the same process
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as e:
-        raise ValueError(f"cannot load classifier ONNX {str(path)!r} ({type(e).__name__}: {e})") from e
 
 
 def set_preprocessing(model: Any, img_size: int, mean=None, std=None) -> None:

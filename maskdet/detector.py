@@ -82,14 +82,18 @@ class FaceDetector:
     def load(cls, source: str | Path | None = None) -> FaceDetector:
         """Load from None (bundled), a .pt or .onnx file, a folder or a hub repo id (ONNX only)."""
         path = resolve_detector(source)
-        configure_ultralytics()
-        from ultralytics import YOLO
-
         det = cls(None, path)
         try:
-            if path.suffix == ".onnx":
-                det.imgsz_fixed = _onnx_static_size(path)
-            det.model = YOLO(str(path), task="detect")
+            if path.suffix == ".onnx":  # onnxruntime directly: rectangular input, no torch, no spinning
+                from maskdet.ort import OnnxYolo
+
+                det.model = OnnxYolo(path)
+                det.imgsz_fixed = det.model.fixed
+            else:
+                configure_ultralytics()
+                from ultralytics import YOLO
+
+                det.model = YOLO(str(path), task="detect")
             det.detect(np.zeros((64, 64, 3), np.uint8), imgsz=det.imgsz_fixed or 64)  # load now: fail early
         except Exception as e:
             raise ValueError(
@@ -119,6 +123,9 @@ class FaceDetector:
             `Faces` with boxes in `frame` pixels, unclassified (label_ids = -1).
         """
         size = self.imgsz_fixed or imgsz
+        if not hasattr(self.model, "predict"):  # the onnxruntime fast path
+            boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=size)
+            return Faces(boxes=boxes, scores=scores) if len(boxes) else Faces.empty()
         result = self.model.predict(frame, conf=conf, iou=iou, imgsz=size, device="cpu", verbose=False)[0]
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
@@ -136,12 +143,3 @@ class FaceDetector:
 
     def __repr__(self) -> str:
         return f"FaceDetector(path={str(self.path)!r})"
-
-
-def _onnx_static_size(path: Path) -> int | None:
-    """The square input size of a static ONNX export, None when dynamic. Raises on a corrupt file."""
-    import onnx
-
-    dims = onnx.load(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
-    h, w = dims[2].dim_value, dims[3].dim_value
-    return int(h) if h and h == w else None

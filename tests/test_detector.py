@@ -53,16 +53,32 @@ def test_corrupt_model_file_names_the_file(tmp_path, name):
         FaceDetector.load(path)
 
 
-def test_onnx_export_agrees_with_torch(tiny_detector, tmp_path, frame):
-    """Same frame through .pt weights and their ONNX export: boxes within 1 px, scores within 1e-3."""
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_onnx_export_agrees_with_torch(tiny_detector, tmp_path, frame, dynamic):
+    """Same frame through .pt weights and their ONNX export (run by onnxruntime directly, rectangular
+    input when dynamic): boxes within 1 px, scores within 1e-3."""
     pt = tmp_path / "tiny.pt"
     tiny_detector.model.save(str(pt))
     torch_det = FaceDetector.load(pt)
-    onnx_det = FaceDetector.load(torch_det.export_onnx(imgsz=320, out=tmp_path / "tiny.onnx"))
-    assert onnx_det.imgsz_fixed == 320
+    onnx_det = FaceDetector.load(torch_det.export_onnx(imgsz=320, dynamic=dynamic, out=tmp_path / "tiny.onnx"))
+    assert onnx_det.imgsz_fixed == (None if dynamic else 320)
     a = torch_det.detect(frame, conf=0.01, imgsz=320)
     b = onnx_det.detect(frame, conf=0.01, imgsz=320)
     assert len(a) == len(b)
     order_a, order_b = np.argsort(-a.scores), np.argsort(-b.scores)
     np.testing.assert_allclose(a.boxes[order_a], b.boxes[order_b], atol=1.0)
     np.testing.assert_allclose(a.scores[order_a], b.scores[order_b], atol=1e-3)
+
+
+def test_letterbox_rectangular_and_square():
+    """640x480 at 640 stays 640x480 (no square padding); a static model gets its square, centred."""
+    from maskdet.ort import letterbox
+
+    frame = np.zeros((480, 640, 3), np.uint8)
+    blob, r, pad = letterbox(frame, 640)
+    assert blob.shape == (1, 3, 480, 640) and r == 1.0 and pad == (0, 0)
+    blob, r, pad = letterbox(frame, 320, square=True)
+    assert blob.shape == (1, 3, 320, 320) and r == 0.5 and pad == (0, 40)
+    assert blob[0, :, :40].max() == pytest.approx(114 / 255) and blob.dtype == np.float32
+    blob, _, _ = letterbox(np.zeros((100, 330, 3), np.uint8), 320)  # 320x97 -> padded to 320x128
+    assert blob.shape == (1, 3, 128, 320)

@@ -1,0 +1,51 @@
+"""The benchmark scripts run end to end in their quick modes, on tiny models built from config."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def models(tiny_classifier, tiny_detector, tmp_path_factory):
+    """A tiny dynamic ONNX detector and a tiny classifier folder (with metrics.json), saved to disk."""
+    root = tmp_path_factory.mktemp("bench")
+    det = tiny_detector.export_onnx(imgsz=320, dynamic=True, out=root / "detector.onnx")
+    clf = root / "clf"
+    tiny_classifier.save_pretrained(clf)
+    metrics = {"accuracy": 0.5, "macro_f1": 0.4, "per_class": {"mask_worn_incorrectly": {"recall": 0.25}}}
+    (clf / "metrics.json").write_text(json.dumps(metrics))
+    return det, clf
+
+
+def test_latency_quick(models, tmp_path, capsys):
+    det, clf = models
+    out = tmp_path / "latency.json"
+    argv = ["--quick", "--detectors", str(det), "--classifier", str(clf), "--imgsz", "320", "--synthetic"]
+    assert _script("latency").main([*argv, "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert any(name.startswith("baseline") for name in results)  # YuNet ran beside ours, same frames
+    ours = [r for name, r in results.items() if "onnx det @320" in name]
+    assert ours and all(cell["median_ms"] > 0 for cell in ours[0].values())
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_classifier_comparison_quick(models, capsys):
+    _, clf = models
+    rows = _script("classifiers").compare([clf, clf], repeats=2)
+    assert [r["incorrect_recall"] for r in rows] == [0.25, 0.25]
+    assert all(r["torch_ms"][0] > 0 and r["onnx_ms"][0] > 0 for r in rows)
+    text = _script("classifiers").table(rows)
+    assert text.count("\n") == 3 and "1.00x" in text  # header, rule, two rows; first row is the base
