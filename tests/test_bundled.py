@@ -66,3 +66,13 @@ def test_bundled_classifier_is_confident_on_clear_cases(astronaut, pipe):
     crop = astronaut[box[1] : box[3], box[0] : box[2]]
     ids, probs = clf.classify([crop])
     assert LABELS[ids[0]] == "without_mask" and probs[0].max() > 0.6
+
+
+def test_bundled_classifier_onnx_is_the_default_and_matches_safetensors(astronaut, pipe):
+    """model.onnx ships beside model.safetensors: `auto` runs it with onnxruntime, same probabilities."""
+    auto = MaskClassifier.from_pretrained()
+    torch_clf = MaskClassifier.from_pretrained(backend="torch")
+    assert auto.session is not None and auto.model is None and torch_clf.model is not None
+    rng = np.random.default_rng(0)
+    crops = [astronaut[30:230, 140:300], *(rng.integers(0, 255, (s, s, 3), dtype=np.uint8) for s in (14, 60, 300))]
+    np.testing.assert_allclose(auto.classify(crops)[1], torch_clf.classify(crops)[1], atol=1e-4)
