@@ -38,9 +38,11 @@ def run_pipeline(pipe: Pipeline, items: Sequence[VocImage], floor: float = FLOOR
     Returns:
         Faces per item and the median seconds per image (at `floor`, so more crops than in use).
     """
+    from tqdm import tqdm
+
     low = replace(pipe, face_threshold=floor, label_threshold=0.0)
     faces, times = [], []
-    for it in items:
+    for it in tqdm(items, desc=f"pipeline @{pipe.imgsz}", leave=False):
         frame = cv2.imread(str(it.path))
         if frame is None:
             raise ValueError(f"cannot read image {str(it.path)!r}")

@@ -143,3 +143,19 @@ def test_evaluate_classify(models, tmp_path, capsys):
     (data / "masked").mkdir()
     assert evaluate.main([*argv, "--output-dir", str(out)]) == 2
     assert "masked" in capsys.readouterr().err
+
+
+def test_evaluate_faces_smoke(models, tmp_path, capsys):
+    """The detector-only mode shares the data flags: --all, and --split with its default val side."""
+    from maskdet.data import load_voc, make_split, save_split
+
+    voc = make_voc(tmp_path / "voc")
+    split = save_split(make_split(load_voc(voc)), tmp_path / "split.json")
+    report = tmp_path / "faces.json"
+    argv = ["faces", "--data", str(voc), "--detector", str(models[0]), "--imgsz", "96", "--yunet", ""]
+    assert evaluate.main([*argv, "--split", str(split), "--json", str(report)]) == 0
+    assert "| detector | AP50 all" in capsys.readouterr().out
+    (r,) = json.loads(report.read_text()).values()
+    assert r["images"] == len(json.loads(split.read_text())["val"])
+    assert evaluate.main([*argv, "--all", "--json", str(report)]) == 0
+    assert next(iter(json.loads(report.read_text()).values()))["images"] == 12
