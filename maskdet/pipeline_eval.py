@@ -159,9 +159,13 @@ def _ratio(num: float, den: float) -> float:
 def evaluate_pipeline(
     pipe: Pipeline, items: Sequence[VocImage], imgsz: Sequence[int] = (640,), floor: float = FLOOR
 ) -> dict[str, dict]:
-    """`score_faces` for the pipeline at each detector input size; keys are the sizes as strings."""
+    """`score_faces` for the pipeline at each detector input size; keys are the sizes as strings.
+
+    A static ONNX detector runs at its own size whatever is asked; the report says which size ran.
+    """
     reports = {}
-    for size in imgsz:
+    fixed = getattr(pipe.detector, "imgsz_fixed", None)
+    for size in dict.fromkeys(fixed or n for n in imgsz):  # each size once, in the order asked
         faces, median_s = run_pipeline(replace(pipe, imgsz=size), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
         reports[str(size)] = {"imgsz": size, **report, "median_ms_per_image": round(median_s * 1000, 1)}
