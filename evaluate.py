@@ -1,5 +1,7 @@
-"""Evaluate maskdet (logic in maskdet.evaluation / maskdet.face_eval; flags in maskdet.cli).
+"""Evaluate maskdet (logic in maskdet.pipeline_eval, classifier_eval, face_eval; flags in maskdet.cli).
 
+python evaluate.py pipeline --imgsz 640 416             # end to end on the validation split: AP per class, mAP
+python evaluate.py classify --data runs/crops/validation  # the classifier alone on an image folder
 python evaluate.py faces --detector runs/detector/weights/best.pt --imgsz 416 640
 """
 

@@ -124,13 +124,16 @@ def train_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py)."""
+def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False) -> None:
+    """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py, evaluate.py)."""
     p.add_argument("--detector", default=None, help="detector .pt/.onnx file, folder or hub repo id (default: bundled)")
     p.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
     p.add_argument("--face-threshold", type=float, default=0.35, help="minimum face confidence")
     p.add_argument("--label-threshold", type=float, default=0.0, help="below this the label is 'unknown'")
-    p.add_argument("--imgsz", type=int, default=640, help="detector input size")
+    if several_sizes:
+        p.add_argument("--imgsz", type=int, nargs="+", default=[640], help="one or more detector input sizes")
+    else:
+        p.add_argument("--imgsz", type=int, default=640, help="detector input size")
 
 
 def pipeline_from_args(a: argparse.Namespace):
@@ -191,48 +194,112 @@ def info_main(argv: list[str]) -> int:
     return 0
 
 
-def evaluate_main(argv: list[str] | None = None) -> int:
-    """`python evaluate.py faces ...`: our detector and YuNet on the validation split, side by side."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate maskdet on a VOC folder.")
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """Which VOC images to evaluate on: the validation side of the split by default."""
+    p.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc", help="VOC folder")
+    p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
+    p.add_argument("--side", choices=["train", "val", "all"], default="val")
+    p.add_argument("--all", dest="side", action="store_const", const="all", help="every image (same as --side all)")
+
+
+def voc_items(a: argparse.Namespace) -> list:
+    from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, select
+
+    items = load_voc(a.data)
+    return items if a.side == "all" else select(items, load_split(a.split or BUNDLED_SPLIT)[a.side])
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate maskdet on a VOC folder or image folder.")
     sub = p.add_subparsers(dest="mode", required=True)
     f = sub.add_parser("faces", help="face detector AP / recall by face size, with YuNet as the baseline")
-    f.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc")
-    f.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
-    f.add_argument("--side", choices=["train", "val", "all"], default="val")
+    add_data_args(f)
     f.add_argument("--detector", default=None, help="detector file, folder or hub id (default: bundled)")
     f.add_argument("--imgsz", type=int, nargs="+", default=[640], help="one or more detector input sizes")
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
     f.add_argument("--yunet-threshold", type=float, default=0.6)
     f.add_argument("--json", type=Path, default=None, help="write the full report here")
-    a = p.parse_args(argv)
-    try:
-        from maskdet.baselines import YuNetDetector
-        from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, select
-        from maskdet.detector import FaceDetector
-        from maskdet.face_eval import evaluate_faces, format_table
+    e = sub.add_parser("pipeline", help="end to end: per-class AP, mAP, face AP, confusion of matched faces")
+    add_data_args(e)
+    add_model_args(e, several_sizes=True)
+    e.add_argument("--output-dir", type=Path, default=Path("runs/eval"), help="pipeline_eval.json and the plots")
+    c = sub.add_parser("classify", help="the classifier alone on an image folder <folder>/<label>/*.jpg")
+    c.add_argument("--data", type=Path, required=True, help="image folder with one sub-folder per label")
+    c.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
+    c.add_argument("--batch-size", type=int, default=64)
+    c.add_argument("--output-dir", type=Path, default=Path("runs/eval"), help="classify_eval.json and the plot")
+    return p
 
-        items = load_voc(a.data)
-        if a.side != "all":
-            items = select(items, load_split(a.split or BUNDLED_SPLIT)[a.side])
-        det = FaceDetector.load(a.detector)
-        reports = {}
-        for size in a.imgsz:
-            reports[f"maskdet {det.path.name} @{det.imgsz_fixed or size}"] = evaluate_faces(
-                lambda frame, conf, size=size: det.detect(frame, conf=conf, imgsz=size), items, a.threshold
-            )
-        if a.yunet and Path(a.yunet).is_file():
-            yunet = YuNetDetector(a.yunet)
-            reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(
-                lambda frame, conf: yunet.detect(frame, conf=conf), items, a.yunet_threshold
-            )
+
+def _evaluate_faces(a: argparse.Namespace) -> str:
+    from maskdet.baselines import YuNetDetector
+    from maskdet.detector import FaceDetector
+    from maskdet.face_eval import evaluate_faces, format_table
+
+    items = voc_items(a)
+    det = FaceDetector.load(a.detector)
+    reports = {}
+    for size in a.imgsz:
+        reports[f"maskdet {det.path.name} @{det.imgsz_fixed or size}"] = evaluate_faces(
+            lambda frame, conf, size=size: det.detect(frame, conf=conf, imgsz=size), items, a.threshold
+        )
+    if a.yunet and Path(a.yunet).is_file():
+        yunet = YuNetDetector(a.yunet)
+        reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(
+            lambda frame, conf: yunet.detect(frame, conf=conf), items, a.yunet_threshold
+        )
+    if a.json:
+        a.json.write_text(json.dumps(reports, indent=2) + "\n")
+    return format_table(reports)
+
+
+def _evaluate_pipeline(a: argparse.Namespace) -> str:
+    from maskdet.pipeline_eval import evaluate_pipeline, format_reports, json_ready, save_figures
+
+    items = voc_items(a)
+    pipe = pipeline_from_args(argparse.Namespace(**{**vars(a), "imgsz": a.imgsz[0]}))
+    reports = evaluate_pipeline(pipe, items, a.imgsz)
+    a.output_dir.mkdir(parents=True, exist_ok=True)
+    save_figures(reports, a.output_dir)
+    config = {
+        "data": str(a.data),
+        "images": "all" if a.side == "all" else f"{a.side} side of {a.split or 'the bundled split'}",
+        "detector": str(pipe.detector.path),
+        "classifier": str(pipe.classifier.path),
+        "ranking": "face score x label probability, one detection per face (its top class)",
+    }
+    out = json_ready({"config": config, "reports": reports})
+    (a.output_dir / "pipeline_eval.json").write_text(json.dumps(out, indent=2) + "\n")
+    return format_reports(reports)
+
+
+def _evaluate_classifier(a: argparse.Namespace) -> str:
+    from maskdet.classifier import MaskClassifier
+    from maskdet.classifier_eval import evaluate_classifier, format_classification
+    from maskdet.pipeline_eval import json_ready
+    from maskdet.plots import save_confusion
+
+    clf = MaskClassifier.from_pretrained(a.classifier)
+    m = evaluate_classifier(clf, a.data, a.batch_size)
+    m["classifier"] = str(clf.path)
+    a.output_dir.mkdir(parents=True, exist_ok=True)
+    (a.output_dir / "classify_eval.json").write_text(json.dumps(json_ready(m), indent=2) + "\n")
+    panel = {"rows": m["labels"], "columns": m["labels"], "matrix": m["confusion_matrix"]}
+    save_confusion(a.output_dir / "classify_confusion.png", {"": panel})
+    return format_classification(m)
+
+
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """`python evaluate.py {faces,pipeline,classify} ...`: print a markdown report, write JSON (and plots)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    a = evaluate_parser().parse_args(argv)
+    run = {"faces": _evaluate_faces, "pipeline": _evaluate_pipeline, "classify": _evaluate_classifier}[a.mode]
+    try:
+        print(run(a))
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_table(reports))
-    if a.json:
-        a.json.write_text(json.dumps(reports, indent=2) + "\n")
     return 0
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SIZE_RANGES = {"all": (0, 1e5), "<16px": (0, 16), "16-48px": (16, 48), ">48px": (48, 1e5), ">=16px": (16, 1e5)}
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)  # COCOeval's recall thresholds: where the PR curves are sampled
 
 
 @dataclass
@@ -71,12 +72,18 @@ def mean_average_precision(
     num_classes: int = 1,
     size_ranges: dict[str, tuple[float, float]] = SIZE_RANGES,
     max_dets: int = 1000,
+    curves: bool = False,
 ) -> dict:
     """AP@0.5 and AP@0.5:0.95, overall, per class and per face-size range.
 
+    Args:
+        curves: also return each class's PR curve at IoU 0.5, read from COCOeval's own precision array
+            (interpolated precision at the 101 `RECALL_POINTS`), so plots show what the AP averages.
+
     Returns:
         {"map50", "map50_95", "per_class": {class_id: {"ap50", "ap50_95", "num_gt"}},
-         "by_size": {range: {"ap50", "ap50_95", "num_gt"}}}; AP is NaN where a range holds no ground truth.
+         "by_size": {range: {"ap50", "ap50_95", "num_gt"}}}, plus "pr50": {class_id: 101 floats or None}
+        with `curves`; AP is NaN (and the curve None) where a class or range holds no ground truth.
     """
     from pycocotools.cocoeval import COCOeval
 
@@ -102,6 +109,8 @@ def mean_average_precision(
                 "ap50_95": 0.0 if n else float("nan"),
                 "num_gt": n,
             }
+        if curves:
+            out["pr50"] = {c: [0.0] * len(RECALL_POINTS) if (classes == c).any() else None for c in range(num_classes)}
         return out
     ev = COCOeval(gt_api, dt_api, iouType="bbox")
     ev.params.areaRng = [[lo**2, hi**2] for lo, hi in size_ranges.values()]
@@ -132,6 +141,9 @@ def mean_average_precision(
             "ap50_95": ap(precision[:, :, :, a, 0]),
             "num_gt": int(((sizes >= lo) & (sizes < hi)).sum()),
         }
+    if curves:
+        pr = precision[0, :, :, all_idx, 0]  # (101, class); -1 where the class has no ground truth
+        out["pr50"] = {c: pr[:, c].tolist() if (pr[:, c] > -1).all() else None for c in range(num_classes)}
     return out
 
 

@@ -326,11 +326,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
 def save_plots(history: list[dict], metrics: dict, out: Path) -> None:
     """plot.png: loss and accuracy per epoch (train and validation); confusion.png: the confusion matrix."""
-    import matplotlib
+    from maskdet.plots import pyplot, save_confusion
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
@@ -344,19 +342,6 @@ def save_plots(history: list[dict], metrics: dict, out: Path) -> None:
     fig.savefig(out / "plot.png", dpi=100)
     plt.close(fig)
 
-    cm = np.array(metrics["confusion_matrix"])
     names = metrics["labels"]
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(
-                j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > cm.max() / 2 else "black"
-            )
-    fig.tight_layout()
-    fig.savefig(out / "confusion.png", dpi=100)
-    plt.close(fig)
+    panel = {"rows": names, "columns": names, "matrix": metrics["confusion_matrix"]}
+    save_confusion(out / "confusion.png", {"": panel})

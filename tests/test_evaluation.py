@@ -1,7 +1,8 @@
+import eval_cases as case3
 import numpy as np
 import pytest
 
-from maskdet.evaluation import ImageBoxes, box_iou, match, mean_average_precision, recall_precision
+from maskdet.evaluation import RECALL_POINTS, ImageBoxes, box_iou, match, mean_average_precision, recall_precision
 
 
 def case():
@@ -61,3 +62,29 @@ def test_match_and_iou():
     gt = np.array([[0, 0, 10, 10], [0, 0, 11, 11]])
     pred = np.array([[0, 0, 10, 10]])
     assert match(gt, pred, np.array([0.5])).tolist() == [0, -1]  # one prediction matches one face only
+
+
+def test_three_classes_by_hand():
+    """Hits, a miss, a wrong class, a false positive and a loose box: values derived in eval_cases.py."""
+    m = mean_average_precision(case3.gts(), case3.preds(), num_classes=3, curves=True)
+    per = m["per_class"]
+    assert per[0]["ap50"] == pytest.approx(case3.AP50_WITH, abs=1e-9)
+    assert per[0]["ap50_95"] == pytest.approx(case3.AP50_95_WITH, abs=1e-9)
+    assert per[1]["ap50"] == per[1]["ap50_95"] == 0.0
+    assert per[2]["ap50"] == pytest.approx(case3.AP50_INCORRECT, abs=1e-9)
+    assert [per[c]["num_gt"] for c in range(3)] == [3, 1, 2]
+    assert m["map50"] == pytest.approx(case3.MAP50, abs=1e-9)
+    assert m["map50_95"] == pytest.approx(case3.MAP50_95, abs=1e-9)
+    assert m["pr50"][0] == pytest.approx([1.0] * 34 + [2 / 3] * 33 + [0.0] * 34)  # the curve AP50_WITH averages
+    assert len(RECALL_POINTS) == len(m["pr50"][2]) == 101
+    faces = mean_average_precision(case3.gts(True), case3.preds(True), num_classes=1)
+    assert faces["map50"] == pytest.approx(case3.FACE_AP50, abs=1e-9)
+
+
+def test_curves_without_ground_truth_or_detections():
+    gts = [ImageBoxes(np.array([[0, 0, 10, 10]]), np.array([0]))]
+    empty = [ImageBoxes(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0))]
+    assert mean_average_precision(gts, empty, num_classes=2, curves=True)["pr50"] == {0: [0.0] * 101, 1: None}
+    hit = [ImageBoxes(np.array([[0, 0, 10, 10]]), np.array([0]), np.array([0.5]))]
+    curves = mean_average_precision(gts, hit, num_classes=2, curves=True)["pr50"]
+    assert curves[0] == pytest.approx([1.0] * 101) and curves[1] is None

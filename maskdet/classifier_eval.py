@@ -1,0 +1,84 @@
+"""The mask classifier alone on an image folder of face crops (`<folder>/<label>/*.jpg`).
+
+Folder names are read as the VOC files are (`data.VOC_LABEL_MAP`), so the Kaggle dataset's own
+`mask_weared_incorrect` works as it is. Metrics are `training.classification_metrics`, the same as at
+the end of training, so the figures compare directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskdet.data import IMAGE_SUFFIXES, VOC_LABEL_MAP
+from maskdet.imageio import load_image
+from maskdet.plots import markdown_matrix
+from maskdet.training import classification_metrics
+
+
+def read_image_folder(root: str | Path, names: Sequence[str]) -> tuple[list[Path], np.ndarray]:
+    """Image paths under each label folder (searched recursively) and their label index in `names`.
+
+    Raises:
+        FileNotFoundError: `root` is not a folder or holds no images.
+        ValueError: a sub-folder is not a known label (the message lists the known ones).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {str(root)!r} not found; expected <folder>/<label>/*.jpg")
+    paths, labels = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        label = VOC_LABEL_MAP.get(folder.name, folder.name)
+        if label not in names:
+            raise ValueError(
+                f"folder {str(folder)!r} is not a label; sub-folders must be named {list(names)} "
+                "(or mask_weared_incorrect); pass the folder that holds them, e.g. runs/crops/validation"
+            )
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += found
+        labels += [names.index(label)] * len(found)
+    if not paths:
+        raise FileNotFoundError(f"no images under {str(root)!r}; expected <folder>/<label>/*.jpg")
+    return paths, np.asarray(labels, np.int64)
+
+
+def evaluate_classifier(clf: Any, root: str | Path, batch_size: int = 64) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision / recall / F1 and the confusion matrix (rows = true).
+
+    Files that are not readable images are skipped and listed under "unreadable".
+    """
+    paths, labels = read_image_folder(root, clf.label_names)
+    y_true, y_pred, unreadable = [], [], []
+    for start in range(0, len(paths), batch_size):
+        crops, truth = [], []
+        for path, label in zip(paths[start : start + batch_size], labels[start : start + batch_size], strict=True):
+            try:
+                crops.append(load_image(path))
+                truth.append(label)
+            except (ValueError, FileNotFoundError):
+                unreadable.append(str(path))
+        y_true += truth
+        y_pred += clf.classify(crops)[0].tolist()
+    metrics = classification_metrics(np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64), clf.label_names)
+    return {**metrics, "data": str(root), "unreadable": unreadable}
+
+
+def format_classification(m: dict[str, Any]) -> str:
+    """Markdown: accuracy and macro-F1, a row per class, the confusion matrix."""
+    names = m["labels"]
+    lines = [
+        f"accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f} on {m['num_samples']} images",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for n, c in m["per_class"].items():
+        lines.append(f"| {n} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    lines += ["", "Confusion (rows true, columns predicted):", ""]
+    lines += markdown_matrix(names, names, m["confusion_matrix"])
+    if m["unreadable"]:
+        lines.append(f"\n{len(m['unreadable'])} unreadable files skipped.")
+    return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""Evaluation figures (matplotlib, Agg backend) and tables: confusion matrices and PR curves.
+
+One place for them so that training, classifier evaluation and pipeline evaluation draw alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: figures go to files, never to a window."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_confusion(path: str | Path, panels: dict[str, dict]) -> Path:
+    """One heat map per panel, counts written in the cells.
+
+    Args:
+        panels: title -> {"rows": names (true), "columns": names (predicted), "matrix": counts}.
+    """
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
+    for ax, (title, panel) in zip(axes[0], panels.items(), strict=True):
+        cm = np.asarray(panel["matrix"])
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(cm.shape[1]), panel["columns"], rotation=30, ha="right")
+        ax.set_yticks(range(cm.shape[0]), panel["rows"])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if title:
+            ax.set_title(title)
+        for i, j in np.ndindex(cm.shape):
+            color = "white" if cm[i, j] > cm.max() / 2 else "black"
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color=color)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def save_pr_curves(path: str | Path, recall: Sequence[float], curves: dict[str, dict[str, dict]]) -> Path:
+    """One subplot per class, one line per run: precision against recall, AP in the legend.
+
+    Args:
+        recall: the recall points the precision values are sampled at.
+        curves: class name -> run name -> {"precision": values or None (no ground truth), "ap": float}.
+    """
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 4.2), squeeze=False)
+    for ax, (name, runs) in zip(axes[0], curves.items(), strict=True):
+        for run, curve in runs.items():
+            if curve["precision"] is not None:
+                ax.plot(recall, curve["precision"], label=f"{run}: AP50 {curve['ap']:.3f}")
+        ax.set_title(name)
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def markdown_matrix(rows: Sequence[str], columns: Sequence[str], matrix: Sequence[Sequence[int]]) -> list[str]:
+    """A confusion matrix as markdown table lines (rows true, columns predicted)."""
+    lines = ["| | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    return lines + [f"| {r} | " + " | ".join(map(str, v)) + " |" for r, v in zip(rows, matrix, strict=True)]
