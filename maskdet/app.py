@@ -14,7 +14,6 @@ Endpoints (every one returns JSON that is useful without the picture):
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
 import json
 import os
@@ -37,7 +36,8 @@ configure_offline()  # before gradio: no analytics, no hub look-ups
 import gradio as gr  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
-from maskdet.imageio import bgr_to_rgb, load_image, rgb_to_bgr  # noqa: E402
+from maskdet.app_inputs import check_uploaded, flag, hide_paths, payload_path, read_image, threshold  # noqa: E402
+from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,53 +239,6 @@ def _model_card_text(classifier_path: Path | None) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------------------------------------ inputs
-
-
-def _payload_path(payload: Any) -> str | None:
-    """The file path inside whatever Gradio hands over without preprocessing (FileData dict, str, Path)."""
-    if payload is None:
-        return None
-    if isinstance(payload, (str, os.PathLike)):
-        return str(payload)
-    if isinstance(payload, dict):
-        if "video" in payload and isinstance(payload["video"], dict):  # Video's {"video": FileData, ...}
-            payload = payload["video"]
-        return payload.get("path")
-    path = getattr(payload, "path", None)
-    return str(path) if path else None
-
-
-def read_image(image: Any) -> np.ndarray:
-    """Any image input -> (H, W, 3) uint8 BGR, or a gr.Error that says what was wrong with it.
-
-    Gradio's own decoding is skipped (`preprocess=False`) so that every upload goes through
-    `maskdet.load_image`: EXIF rotation, HEIC, 16-bit, alpha and decompression bombs are handled the
-    same way as in the library, and a file that is not an image gets a message instead of a traceback.
-    A numpy array is taken to be RGB, as Gradio gives it.
-    """
-    if image is None:
-        raise gr.Error("No image: upload a photo, paste one or take a webcam snapshot.", title="No image")
-    try:
-        if isinstance(image, np.ndarray):
-            if image.ndim == 3 and image.shape[2] == 3:
-                return load_image(rgb_to_bgr(image))
-            return load_image(image)
-        if isinstance(image, dict) and str(image.get("url") or "").startswith("data:") and not image.get("path"):
-            return load_image(base64.b64decode(image["url"].split(",", 1)[1]))
-        path = _payload_path(image)
-        if path is None:
-            return load_image(image)
-        return load_image(path)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        raise gr.Error(f"Cannot read this image: {_hide_paths(e)}", title="Not a usable image") from e
-
-
-def _hide_paths(error: Exception) -> str:
-    """The error's message with server-side upload paths cut down to the file name the user chose."""
-    return re.sub(r"/[^\s'\"<>]*/([^/\s'\"<>]+)", r"\1", str(error))
-
-
 def faces_rows(result: dict) -> list[list]:
     """Table rows (one per face) from a result JSON: id, label, confidences and the box."""
     rows = []
@@ -354,10 +307,16 @@ class MaskdetApp:
 
     # ---- image
     def detect_image(
-        self, image: Any, face_threshold: float | None = None, label_threshold: float | None = None, blur: bool = False
+        self,
+        image: Any,
+        face_threshold: float | None = None,
+        label_threshold: float | None = None,
+        blur: bool = False,
+        request: gr.Request | None = None,
     ) -> tuple[np.ndarray, dict]:
         """Image -> (annotated RGB image, result JSON: faces, counts, compliance, size, timing)."""
-        frame = read_image(image)
+        blur = flag("blur", blur, False)
+        frame = read_image(image, request)
         pipe = self._pipeline(face_threshold, label_threshold)
         t0 = time.perf_counter()
         faces = pipe(frame)
@@ -367,7 +326,7 @@ class MaskdetApp:
         result.update(
             {"compliance": compliance(result["counts"]), "width": w, "height": h, "inference_ms": round(ms, 1)}
         )
-        return bgr_to_rgb(draw(frame, faces, blur=bool(blur))), result
+        return bgr_to_rgb(draw(frame, faces, blur=blur)), result
 
     def render_image_result(self, result: dict) -> tuple[list[list], str]:
         return faces_rows(result), counts_markdown(result)
@@ -381,26 +340,28 @@ class MaskdetApp:
         label_threshold: float | None = None,
         blur: bool = False,
         track: bool = True,
+        request: gr.Request | None = None,
     ) -> tuple[np.ndarray, LiveState, dict]:
         """One webcam frame -> (annotated RGB frame, session state, JSON with counts, people, FPS).
 
         The same function serves the live stream and its `/detect_frame` twin: a client's successive
         calls share one `VideoProcessor` (its session), so track ids and smoothed labels carry over.
         """
-        image = read_image(frame)
+        blur, track = flag("blur", blur, False), flag("track", track, True)
+        image = read_image(frame, request)
         state = state if isinstance(state, LiveState) else LiveState()
         pipe = self._pipeline(face_threshold, label_threshold)
         engine = _video_engine()
         t0 = time.perf_counter()
         if engine is None:  # no video engine: label each frame alone
             faces = pipe(image)
-            annotated, fps, people, events, n = draw(image, faces, blur=bool(blur)), 0.0, None, [], 1
+            annotated, fps, people, events, n = draw(image, faces, blur=blur), 0.0, None, [], 1
         else:
-            if state.processor is None or state.track != bool(track):
-                state.processor = engine.VideoProcessor(pipe, fps=10.0, track=bool(track), live=True)
-                state.track = bool(track)
+            if state.processor is None or state.track != track:
+                state.processor = engine.VideoProcessor(pipe, fps=10.0, track=track, live=True)
+                state.track = track
             proc = state.processor
-            proc.pipeline, proc.blur = pipe, bool(blur)  # settings may change between frames
+            proc.pipeline, proc.blur = pipe, blur  # settings may change between frames
             annotated, faces = proc.process(image)
             fps, people, events, n = proc.display_fps, proc.people(), list(proc.new_events), proc.frames
         ms = (time.perf_counter() - t0) * 1000
@@ -438,13 +399,15 @@ class MaskdetApp:
         engine = _video_engine()
         if engine is None:
             raise gr.Error("Video processing is not available in this install (maskdet.video is missing).")
-        path = _payload_path(video)
+        blur, track = flag("blur", blur, False), flag("track", track, True)
+        path = payload_path(video)
         if not path:
             raise gr.Error("No video: upload a video file first.", title="No video")
+        check_uploaded(path, request)
         try:
             source = engine.open_source(Path(path), live=False)
         except (ValueError, FileNotFoundError, OSError) as e:
-            raise gr.Error(f"Cannot read this video: {_hide_paths(e)}", title="Not a usable video") from e
+            raise gr.Error(f"Cannot read this video: {hide_paths(e)}", title="Not a usable video") from e
         try:
             fps, frame_count = float(source.fps), int(source.frame_count or 0)
             limit = float(self.args.max_video_seconds)
@@ -479,14 +442,14 @@ class MaskdetApp:
                 pipe,
                 source,  # opened above; process_video closes it
                 output,
-                track=bool(track),
-                blur=bool(blur),
+                track=track,
+                blur=blur,
                 max_frames=int(limit * fps) + 1,  # files whose header gave no frame count stop here too
                 progress=on_progress,
                 stop=stop,
             )
         except (ValueError, FileNotFoundError, OSError) as e:
-            raise gr.Error(f"Cannot process this video: {_hide_paths(e)}", title="Video failed") from e
+            raise gr.Error(f"Cannot process this video: {hide_paths(e)}", title="Video failed") from e
         finally:
             self._stops.pop(session, None)
         if not summary.get("frames") or not output.is_file():
@@ -616,8 +579,8 @@ class MaskdetApp:
 
     # ---- helpers
     def _pipeline(self, face_threshold: float | None, label_threshold: float | None) -> _Serialised:
-        face = self.args.face_threshold if face_threshold is None else face_threshold
-        label = self.args.label_threshold if label_threshold is None else label_threshold
+        face = threshold("face_threshold", face_threshold, self.args.face_threshold)
+        label = threshold("label_threshold", label_threshold, self.args.label_threshold)
         return self.models.pipeline(face, label)
 
     @staticmethod

@@ -133,3 +133,43 @@ def app_server(tmp_path_factory) -> AppServer:
     server = start_server(tmp_path_factory.mktemp("app"))
     yield server
     stop_server(server)
+
+
+def file_data(path: str) -> dict:
+    """A gradio FileData payload for a path on the server (as /gradio_api/upload returns it)."""
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def upload(url: str, path: Path) -> str:
+    """POST a file to /gradio_api/upload; returns the server-side path."""
+    import httpx
+
+    with path.open("rb") as f:
+        answer = httpx.post(url + "/gradio_api/upload", files={"files": f}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()[0]
+
+
+def call(url: str, api: str, data: list) -> tuple[str, object]:
+    """Call an endpoint over plain HTTP, as curl would: ("complete", outputs) or ("error", message).
+
+    Raw JSON reaches the server as sent (gradio_client would refuse some bad types before sending).
+    """
+    import json
+
+    import httpx
+
+    answer = httpx.post(f"{url}/gradio_api/call/{api}", json={"data": data}, timeout=60)
+    answer.raise_for_status()
+    stream = httpx.get(f"{url}/gradio_api/call/{api}/{answer.json()['event_id']}", timeout=300).text
+    event = data_line = None
+    for line in stream.splitlines():  # heartbeats and progress events come before the result
+        if line.startswith("event: "):
+            event = line[7:].strip()
+        elif line.startswith("data: ") and event in ("complete", "error"):
+            data_line = line[6:]
+            break
+    payload = json.loads(data_line) if data_line not in (None, "null") else None
+    if event == "error":
+        return "error", (payload or {}).get("error") if isinstance(payload, dict) else payload
+    return event or "none", payload
