@@ -60,6 +60,23 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
     return path
 
 
+def wipe_frame(path: Path, index: int) -> Path:
+    """Zero one frame's JPEG inside an MJPG .avi, in place: that frame no longer decodes, the rest do."""
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
+    end = data.index(b"\xff\xd9", starts[index]) + 2
+    data[starts[index] : end] = bytes(end - starts[index])
+    path.write_bytes(bytes(data))
+    return path
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut a file to `keep` of its bytes, in place (a download or copy that stopped)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
 def read_video(path: Path) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(path))
     frames = []
