@@ -14,11 +14,14 @@ Endpoints (every one returns JSON that is useful without the picture):
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import json
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -41,9 +44,13 @@ from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK_DIR = Path(tempfile.gettempdir()) / "maskdet-app"  # annotated videos and timelines; pruned after an hour
-KEEP_SECONDS = 3600
+KEEP_SECONDS = 3600  # annotated videos and timelines are deleted after an hour, and all of them at exit
 MAX_VIDEO_PIXELS = 3840 * 2160
+STOPPED_TEXT = {
+    "stop": "**stopped early**",
+    "max_frames": "**stopped at this app's length limit**",
+    "truncated": "**the file ended early** (cut short or corrupt): the frames before are annotated",
+}
 HEX_COLOURS = {label: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for label, bgr in COLORS.items()}  # as the boxes
 
 # Gradio scopes custom CSS to `.contain` inside @media blocks, so the page padding (outside it) shrinks
@@ -87,6 +94,35 @@ def parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser().parse_args(argv)
+
+
+def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:
+    """`python app.py`: load the models, serve until Ctrl-C or SIGTERM, then delete every temporary file.
+
+    Returns the exit status: 2, with the reason on stderr (the file and the fix), when a model is missing
+    or corrupt; 0 after a clean shutdown. SIGTERM (`kill`, `docker stop`) ends it like Ctrl-C, so that
+    Gradio's and this app's temporary files are removed either way.
+    """
+    app: MaskdetApp = demo.maskdet
+    try:
+        app.models.load()
+    except gr.Error as e:
+        print(f"error: {e.__cause__ or e.message}", file=sys.stderr)
+        return 2
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        demo.launch(**launch_kwargs(args))  # blocks; Gradio closes its server on KeyboardInterrupt
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        demo.close()
+        app.cleanup()
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -298,12 +334,22 @@ def _prune(folder: Path, older_than: float = KEEP_SECONDS) -> None:
 
 
 class MaskdetApp:
-    """The app's state (models, limits, per-session stop flags) and its request handlers."""
+    """The app's state (models, limits, per-session stop flags, its temporary folder) and request handlers.
+
+    Everything it writes (generated examples, annotated videos, timelines) goes in one temporary folder
+    that `cleanup()` deletes; it runs at interpreter exit too.
+    """
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.models = Models(args.detector, args.classifier, args.imgsz)
         self._stops: dict[str, threading.Event] = {}
+        self.work_dir = Path(tempfile.mkdtemp(prefix="maskdet-app-"))
+        atexit.register(self.cleanup)
+
+    def cleanup(self) -> None:
+        """Delete every file this app wrote (Gradio deletes its own copies when its server closes)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # ---- image
     def detect_image(
@@ -404,30 +450,28 @@ class MaskdetApp:
         if not path:
             raise gr.Error("No video: upload a video file first.", title="No video")
         check_uploaded(path, request)
+        limit = float(self.args.max_video_seconds)
         try:
-            source = engine.open_source(Path(path), live=False)
+            source = engine.open_source(Path(path), live=False, max_seconds=limit, max_pixels=MAX_VIDEO_PIXELS)
+        except engine.LimitError as e:
+            raise gr.Error(
+                f"This {hide_paths(e)}. Trim it, or run `python detect_video.py` on your own machine for long videos.",
+                title="Video too long or too large",
+            ) from e
         except (ValueError, FileNotFoundError, OSError) as e:
             raise gr.Error(f"Cannot read this video: {hide_paths(e)}", title="Not a usable video") from e
+        fps = float(source.fps)
         try:
-            fps, frame_count = float(source.fps), int(source.frame_count or 0)
-            limit = float(self.args.max_video_seconds)
-            if frame_count and frame_count / fps > limit:
-                raise gr.Error(
-                    f"This video is {frame_count / fps:.1f} s long; this app takes videos up to {limit:g} s. Trim "
-                    "it, or run `python detect_video.py` on your own machine for long videos.",
-                    title="Video too long",
-                )
-            if source.width * source.height > MAX_VIDEO_PIXELS:
-                raise gr.Error(
-                    f"This video is {source.width}x{source.height}; this app takes up to 3840x2160.", title="Too large"
-                )
             pipe = self._pipeline(face_threshold, label_threshold)
+            _prune(self.work_dir / "videos")
+            out_dir = self.work_dir / "videos" / uuid.uuid4().hex
+            out_dir.mkdir(parents=True)
+        except OSError as e:
+            source.close()
+            raise gr.Error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
         except BaseException:
             source.close()
             raise
-        _prune(WORK_DIR)
-        out_dir = WORK_DIR / uuid.uuid4().hex
-        out_dir.mkdir(parents=True)
         stem = re.sub(r"[^\w.-]+", "_", Path(path).stem)[:60] or "video"
         output, json_path = out_dir / f"{stem}_maskdet.webm", out_dir / f"{stem}_maskdet.json"
         session = self._session(request)
@@ -456,13 +500,16 @@ class MaskdetApp:
             raise gr.Error("No frame of this video could be decoded; it is empty or corrupt.", title="Video failed")
         timeline = summary.get("timeline") or []
         csv_path = out_dir / f"{stem}_timeline.csv"
-        with csv_path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in timeline for k in row)))
-            writer.writeheader()
-            writer.writerows(timeline)
         api = {k: v for k, v in summary.items() if k not in ("source", "output")}  # no server paths
         text = json.dumps(api, indent=1, default=_jsonable)
-        json_path.write_text(text + "\n")
+        try:
+            with csv_path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in timeline for k in row)))
+                writer.writeheader()
+                writer.writerows(timeline)
+            json_path.write_text(text + "\n")
+        except OSError as e:
+            raise gr.Error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
         return str(output), json.loads(text), str(csv_path), str(json_path)
 
     def stop_video(self, request: gr.Request | None = None) -> None:
@@ -505,8 +552,11 @@ class MaskdetApp:
             text.append(f"{len(summary['events'])} violation events")
         if summary.get("processing_fps"):
             text.append(f"processed at {summary['processing_fps']:.1f} FPS")
-        if summary.get("stopped") == "stop":
-            text.append("**stopped early**")
+        stopped = summary.get("stopped")
+        if stopped in STOPPED_TEXT:
+            text.append(STOPPED_TEXT[stopped])
+        if summary.get("skipped_frames"):
+            text.append(f"{summary['skipped_frames']} corrupt frames skipped")
         return plot, " · ".join(text)
 
     # ---- about
@@ -650,11 +700,10 @@ def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) ->
     return img
 
 
-def example_images(folder: Path | None = None) -> list[str]:
-    """Generated example scenes as JPEG files (written once); the project ships no third-party photos."""
+def example_images(folder: Path) -> list[str]:
+    """Generated example scenes as JPEG files in `folder`; the project ships no third-party photos."""
     import cv2
 
-    folder = folder or Path(tempfile.gettempdir()) / "maskdet-examples"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for seed, (w, h, n) in enumerate([(640, 480, 3), (640, 426, 2), (480, 640, 1)]):
@@ -726,7 +775,11 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                 )
                 with gr.Accordion("JSON (what /detect_image returns)", open=False):
                     image_json = gr.JSON(label="Result", elem_id="image-json")
-                examples = gr.Examples(example_images(), inputs=[image_in], label="Generated examples (drawn faces)")
+                examples = gr.Examples(
+                    example_images(app.work_dir / "examples"),
+                    inputs=[image_in],
+                    label="Generated examples (drawn faces)",
+                )
 
             with gr.Tab("Webcam", id="live"):
                 gr.Markdown("Press the record button to start; frames are annotated as they arrive.")

@@ -87,7 +87,10 @@ class AppServer:
         return self.log.read_text(errors="replace")[-n:]
 
 
-def start_server(folder: Path, timeout: float = 180.0) -> AppServer:
+def start_server(
+    folder: Path, *extra_args: str, env: dict[str, str] | None = None, timeout: float = 180.0
+) -> AppServer:
+    """`python app.py` on a free port with tiny models saved in `folder`; `extra_args` go on its command line."""
     detector = tiny_detector_file(folder / "detector.pt")
     classifier = tiny_classifier_folder(folder / "classifier")
     port = free_port()
@@ -98,8 +101,9 @@ def start_server(folder: Path, timeout: float = 180.0) -> AppServer:
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--detector", str(detector), "--classifier", str(classifier)),
         *("--imgsz", "320", "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)),
+        *extra_args,
     ]
-    env = {**os.environ, "MASKDET_THREADS": os.environ.get("MASKDET_THREADS", "1")}
+    env = {**os.environ, "MASKDET_THREADS": os.environ.get("MASKDET_THREADS", "1"), **(env or {})}
     with log.open("w") as out:
         process = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     server = AppServer(f"http://127.0.0.1:{port}", process, log, detector, classifier)
@@ -119,12 +123,15 @@ def start_server(folder: Path, timeout: float = 180.0) -> AppServer:
     raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{server.log_tail()}")
 
 
-def stop_server(server: AppServer) -> None:
+def stop_server(server: AppServer, timeout: float = 30.0) -> int | None:
+    """SIGTERM (app.py shuts down like on Ctrl-C and deletes its temporary files); its exit status."""
     server.process.terminate()
     try:
-        server.process.wait(10)
+        return server.process.wait(timeout)
     except subprocess.TimeoutExpired:
         server.process.kill()
+        server.process.wait()
+        return None
 
 
 @pytest.fixture(scope="session")
