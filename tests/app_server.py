@@ -66,7 +66,7 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
 
 def scene_frames(n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """Frames of a generated scene panning sideways (BGR)."""
-    from maskdet.app import example_scene
+    from maskdet.scenes import example_scene
 
     w, h = size
     base = example_scene(0, w, h)

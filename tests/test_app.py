@@ -27,7 +27,7 @@ def client(app_server):  # noqa: F811 (pytest fixture injection)
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     """Generated inputs: images of two sizes, a short video, a too-long one, and broken files."""
-    from maskdet.app import example_scene
+    from maskdet.scenes import example_scene
 
     d = tmp_path_factory.mktemp("inputs")
     out = {}
