@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import socket
 import statistics
@@ -131,15 +132,32 @@ def alive(pid: int | None) -> bool | None:
 
 
 class Server:
-    """`python app.py` on a free port, its log in a temporary folder; a context manager that always stops it."""
+    """`python app.py` on a free 127.0.0.1 port, its output in `folder/server.log`; always stopped at the end.
 
-    def __init__(self, app_args: list[str], startup_timeout: float) -> None:
-        self.app_args, self.startup_timeout = app_args, startup_timeout
+    Used as a context manager here and by the tests (tests/app_server.py), which keep one for a session.
+
+    Args:
+        app_args: flags for app.py (models, limits, queue size).
+        startup_timeout: seconds to wait for the app to answer.
+        env: extra environment variables for the app.
+        folder: where the log goes (default: a temporary folder, deleted on exit).
+    """
+
+    def __init__(
+        self,
+        app_args: list[str],
+        startup_timeout: float = 300.0,
+        env: dict[str, str] | None = None,
+        folder: Path | None = None,
+    ) -> None:
+        self.app_args, self.startup_timeout, self.env = list(app_args), startup_timeout, env or {}
+        self._own_folder = folder is None
+        self.folder = Path(tempfile.mkdtemp(prefix="maskdet-load-")) if folder is None else folder
         self.process: subprocess.Popen | None = None
-        self.folder = Path(tempfile.mkdtemp(prefix="maskdet-load-"))
         self.url = ""
 
-    def __enter__(self) -> Server:
+    def start(self) -> Server:
+        """Start app.py and wait until /gradio_api/info answers; RuntimeError with the log if it does not."""
         import httpx
 
         with socket.socket() as s:
@@ -147,11 +165,12 @@ class Server:
             port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), *self.app_args]
+        env = {**os.environ, **self.env}
         with (self.folder / "server.log").open("w") as log:
-            self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if not self.alive():
                 raise RuntimeError(f"app.py exited with status {self.process.returncode}:\n{self.log()}")
             try:
                 if httpx.get(self.url + "/gradio_api/info", timeout=2).status_code == 200:
@@ -159,23 +178,39 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
+        self.stop()
         raise RuntimeError(f"app.py did not answer within {self.startup_timeout:.0f} s:\n{self.log()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def log(self, chars: int = 3000) -> str:
         path = self.folder / "server.log"
         return path.read_text(errors="replace")[-chars:] if path.is_file() else ""
 
-    def __exit__(self, *exc: object) -> None:
-        import shutil
-
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # app.py shuts down like on Ctrl-C and deletes its temporary files
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (app.py shuts down like on Ctrl-C and deletes its temporary files), then kill; the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
             try:
-                self.process.wait(30)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+                return None
+        return self.process.returncode
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        self.stop()
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def default_image(folder: Path) -> Path:

@@ -456,7 +456,8 @@ class MaskdetApp:
             source = engine.open_source(Path(path), live=False, max_seconds=limit, max_pixels=MAX_VIDEO_PIXELS)
         except engine.LimitError as e:
             raise gr.Error(
-                f"This {hide_paths(e)}. Trim it, or run `python detect_video.py` on your own machine for long videos.",
+                f"This {hide_paths(e)}. Trim or resize it, or run `python detect_video.py` on your own machine: it "
+                "has no such limits.",
                 title="Video too long or too large",
             ) from e
         except (ValueError, FileNotFoundError, OSError) as e:

@@ -23,6 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskdet.imageio import MIN_SIDE
+
 __all__ = [
     "CODECS",
     "DEFAULT_FPS",
@@ -327,6 +329,10 @@ def open_source(
             kind == "url" and (not target.lower().startswith(_HTTP) or cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0)
         )
     stall = {"url": timeout, "camera": 3.0, "file": 0.0}[kind]  # a file read live ends at its end
+    h, w = first.shape[:2]
+    if w < MIN_SIDE or h < MIN_SIDE:
+        cap.release()
+        raise ValueError(f"video/capture source {shown!r} has {w}x{h} frames; at least {MIN_SIDE}x{MIN_SIDE} needed")
     src = VideoSource(cap, target, first, live=live, stall=stall)
     seconds = None if src.frame_count is None else src.frame_count / src.fps
     if max_seconds is not None and seconds is not None and seconds > max_seconds:

@@ -8,15 +8,12 @@ need to check that per-request thresholds reach the model. The classifier is an 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from video_samples import write_video  # noqa: F401 (the app tests take it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_UPLOAD_MB = 2
@@ -48,22 +45,6 @@ def tiny_classifier_folder(folder: Path) -> Path:
     return MaskClassifier.create("mobilenetv3_small_050", img_size=64).save_pretrained(folder)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
-    fourcc = {".mp4": "mp4v", ".webm": "VP90", ".avi": "MJPG"}[path.suffix]
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
-
-
 def scene_frames(n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """Frames of a generated scene panning sideways (BGR)."""
     from maskdet.scenes import example_scene
@@ -73,69 +54,43 @@ def scene_frames(n: int, size: tuple[int, int]) -> list[np.ndarray]:
     return [np.roll(base, 4 * i, axis=1) for i in range(n)]
 
 
-class AppServer:
-    """A running app: its URL, its log, its models."""
+def _server_class():
+    """benchmarks/load.py's `Server`: the one way this project runs app.py in a subprocess."""
+    import importlib.util
 
-    def __init__(self, url: str, process: subprocess.Popen, log: Path, detector: Path, classifier: Path):
-        self.url, self.process, self.log = url, process, log
-        self.detector, self.classifier = detector, classifier
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log_tail(self, n: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-n:]
+    if "maskdet_load" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("maskdet_load", ROOT / "benchmarks" / "load.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["maskdet_load"] = module  # dataclasses look their module up by name
+        spec.loader.exec_module(module)
+    return sys.modules["maskdet_load"].Server
 
 
-def start_server(
-    folder: Path, *extra_args: str, env: dict[str, str] | None = None, timeout: float = 180.0
-) -> AppServer:
-    """`python app.py` on a free port with tiny models saved in `folder`; `extra_args` go on its command line."""
+def start_server(folder: Path, *extra_args: str, env: dict[str, str] | None = None, timeout: float = 180.0):
+    """`python app.py` with tiny models saved in `folder` (its log there too); `extra_args` go to app.py.
+
+    Returns the running `Server` (url, process, alive(), log(), stop()) with `detector` and `classifier` set.
+    """
     detector = tiny_detector_file(folder / "detector.pt")
     classifier = tiny_classifier_folder(folder / "classifier")
-    port = free_port()
-    log = folder / "server.log"
-    cmd = [
-        sys.executable,
-        str(ROOT / "app.py"),
-        *("--host", "127.0.0.1", "--port", str(port)),
+    args = [
         *("--detector", str(detector), "--classifier", str(classifier)),
         *("--imgsz", "320", "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)),
         *extra_args,
     ]
-    env = {**os.environ, "MASKDET_THREADS": os.environ.get("MASKDET_THREADS", "1"), **(env or {})}
-    with log.open("w") as out:
-        process = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    server = AppServer(f"http://127.0.0.1:{port}", process, log, detector, classifier)
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise RuntimeError(f"app.py exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.url + "/gradio_api/info", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"app.py did not answer within {timeout:.0f} s:\n{server.log_tail()}")
+    env = {"MASKDET_THREADS": os.environ.get("MASKDET_THREADS", "1"), **(env or {})}
+    server = _server_class()(args, timeout, env, folder).start()
+    server.detector, server.classifier = detector, classifier
+    return server
 
 
-def stop_server(server: AppServer, timeout: float = 30.0) -> int | None:
+def stop_server(server) -> int | None:
     """SIGTERM (app.py shuts down like on Ctrl-C and deletes its temporary files); its exit status."""
-    server.process.terminate()
-    try:
-        return server.process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-        return None
+    return server.stop()
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> AppServer:
+def app_server(tmp_path_factory):
     """One app server for the whole test session (the API and browser tests share it)."""
     server = start_server(tmp_path_factory.mktemp("app"))
     yield server

@@ -13,7 +13,17 @@ import time
 import cv2
 import numpy as np
 import pytest
-from video_samples import GREEN, BlobDetector, flat_frames, moving_faces, read_video, truncate, wipe_frame, write_video
+from video_samples import (
+    GREEN,
+    BlobDetector,
+    failing_at,
+    flat_frames,
+    moving_faces,
+    read_video,
+    truncate,
+    wipe_frame,
+    write_video,
+)
 
 import detect_video
 from maskdet import videoio
@@ -120,15 +130,7 @@ def test_a_whole_file_is_not_called_truncated(tmp_path, pipe):
 
 
 def test_an_exception_midway_gives_one_line_and_a_playable_video(tmp_path, capsys, monkeypatch, pipe):
-    calls = []
-
-    def failing(frame):
-        calls.append(1)
-        if len(calls) == 6:
-            raise RuntimeError("model crashed")
-        return pipe(frame)
-
-    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: failing)
+    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: failing_at(pipe, 6))
     src = write_video(tmp_path / "in.avi", moving_faces(12, faces=[FACE]))
     args = ["--source", str(src), "--output", str(tmp_path / "out.webm"), "--summary", str(tmp_path / "s.json")]
     assert detect_video.main([*args, "--no-display", "--quiet"]) == 1

@@ -15,6 +15,7 @@ from video_samples import (
     RED,
     BlobDetector,
     background,
+    failing_at,
     flat_frames,
     moving_faces,
     read_video,
@@ -390,14 +391,7 @@ def test_stopping_early_leaves_a_playable_video_and_a_summary(tmp_path, stub_cla
 
 
 def test_an_error_midway_still_closes_the_video_and_writes_the_summary(tmp_path, pipe):
-    calls = []
-
-    def failing(frame):
-        calls.append(1)
-        if len(calls) == 6:
-            raise RuntimeError("model crashed")
-        return pipe(frame)
-
+    failing = failing_at(pipe, 6)
     src = write_video(tmp_path / "in.avi", moving_faces(12, faces=[FACE_B]))
     with pytest.raises(RuntimeError, match="model crashed"):
         process_video(failing, src, tmp_path / "out.webm", summary=tmp_path / "s.json")
