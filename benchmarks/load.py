@@ -232,14 +232,10 @@ def percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def run(url: str, pid: int | None, image: Path, clients: int, seconds: float, timeout: float = 120.0) -> dict[str, Any]:
-    """Warm up with one request, then `clients` threads for `seconds`; returns the report."""
-    import httpx
-
-    with httpx.Client() as client:
-        detect_image(client, url, image, timeout)  # first inference, buffers, caches: not part of the figures
-    rss_before = rss(pid)
-    peak = [rss_before or 0]
+def load_phase(
+    url: str, image: Path, clients: int, seconds: float, timeout: float, pid: int | None = None
+) -> tuple[Tally, float, list[dict[str, float]]]:
+    """`clients` threads for `seconds`: (what they saw, wall seconds, server RSS about once a second)."""
     tally = Tally()
     deadline = time.monotonic() + seconds
     threads = [
@@ -249,11 +245,33 @@ def run(url: str, pid: int | None, image: Path, clients: int, seconds: float, ti
     t0 = time.perf_counter()
     for t in threads:
         t.start()
+    timeline = []
     while any(t.is_alive() for t in threads):
-        peak.append(rss(pid) or 0)
-        time.sleep(0.5)
-    wall = time.perf_counter() - t0
+        timeline.append({"t": round(time.perf_counter() - t0, 1), "rss_mb": _mb(rss(pid)), "ok": len(tally.latencies)})
+        time.sleep(1.0)
+    return tally, time.perf_counter() - t0, timeline
+
+
+def run(
+    url: str,
+    pid: int | None,
+    image: Path,
+    clients: int,
+    seconds: float,
+    warmup: float = 0.0,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Warm up (one request, or `warmup` seconds of the same load), then measure `clients` for `seconds`."""
+    import httpx
+
+    with httpx.Client() as client:
+        detect_image(client, url, image, timeout)  # first inference, buffers, caches: not part of the figures
+    if warmup > 0:  # every client's first requests, the queue's threads and buffers at this concurrency
+        load_phase(url, image, clients, warmup, timeout)
+    rss_before = rss(pid)
+    tally, wall, timeline = load_phase(url, image, clients, seconds, timeout, pid)
     rss_after = rss(pid)
+    samples = [rss_before or 0] + [round((row["rss_mb"] or 0) * 2**20) for row in timeline]
     lat = sorted(tally.latencies)
     growth = None if not (rss_before and rss_after) else 100.0 * (rss_after - rss_before) / rss_before
     return {
@@ -272,10 +290,12 @@ def run(url: str, pid: int | None, image: Path, clients: int, seconds: float, ti
             "p95": _ms(percentile(lat, 95)),
             "max": _ms(lat[-1] if lat else None),
         },
-        "server_rss_mb": {"before": _mb(rss_before), "after": _mb(rss_after), "peak": _mb(max(peak) or None)},
+        "warmup_s": warmup,
+        "server_rss_mb": {"before": _mb(rss_before), "after": _mb(rss_after), "peak": _mb(max(samples) or None)},
         "rss_growth_pct": None if growth is None else round(growth, 1),
         "server_alive": alive(pid),
         "server_pid": pid,
+        "timeline": timeline,
     }
 
 
@@ -315,6 +335,12 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--clients", type=int, default=None, help="concurrent clients (default 8; 2 with --short)")
     p.add_argument("--seconds", type=float, default=None, help="how long (default 60; 5 with --short)")
     p.add_argument("--short", action="store_true", help="a smoke run: 2 clients for 5 s")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds of the same load before memory is measured (default: 1 request)",
+    )
     p.add_argument("--image", type=Path, default=None, help="image to send (default: a generated scene)")
     p.add_argument("--json", type=Path, default=ROOT / "runs" / "load.json", help="where to write the report")
     p.add_argument("--max-growth", type=float, default=10.0, help="memory growth (%%) that still passes")
@@ -342,10 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         image = a.image or default_image(Path(tmp))
         try:
             if a.url:
-                report = run(a.url.rstrip("/"), a.pid, image, a.clients, a.seconds)
+                report = run(a.url.rstrip("/"), a.pid, image, a.clients, a.seconds, a.warmup)
             else:
                 with Server(app_args, a.startup_timeout) as server:
-                    report = run(server.url, server.process.pid, image, a.clients, a.seconds)
+                    report = run(server.url, server.process.pid, image, a.clients, a.seconds, a.warmup)
                     report["server_log_tail"] = server.log(1500) if report["errors"] else ""
         except KeyboardInterrupt:
             print("interrupted; the server was stopped", file=sys.stderr)

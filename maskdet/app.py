@@ -89,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-video-seconds", type=float, default=120.0, help="longest video accepted")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this get a 'busy' answer")
     p.add_argument("--max-webcam-sessions", type=int, default=4, help="live webcam streams at once")
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=256,
+        help="sessions whose state is kept in memory, oldest dropped first (every API call is a session)",
+    )
     p.add_argument("--webcam-time-limit", type=int, default=600, help="seconds one live stream may run")
     return p
 
@@ -133,6 +139,9 @@ def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "server_port": args.port,
         "share": bool(args.share),
         "max_file_size": int(args.max_upload_mb * 1024 * 1024),
+        # Gradio keeps a copy of every component's config per session, ~170 KB here, for 10,000 sessions by
+        # default; each HTTP API call is a new session, so a busy server grew by that much per request.
+        "state_session_capacity": args.max_sessions,
         "theme": THEME,
         "css": CSS,
         "show_error": True,

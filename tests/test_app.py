@@ -340,6 +340,7 @@ def test_launch_settings_no_share_link_and_an_upload_cap():
     args = app_args(queue_size=3, max_upload_mb=5)
     kwargs = launch_kwargs(args)
     assert kwargs["share"] is False and kwargs["max_file_size"] == 5 * 1024 * 1024
+    assert kwargs["state_session_capacity"] == 256  # every API call is a session: Gradio keeps 10,000 by default
     assert kwargs["server_name"] == "127.0.0.1"
     demo = build_demo(args)
     assert demo._queue.max_size == 3
