@@ -41,6 +41,7 @@ class Tally:
 
     latencies: list[float] = field(default_factory=list)
     busy: int = 0
+    busy_answer: str = ""  # the first one, to show what a refused client reads
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,9 +49,10 @@ class Tally:
         with self.lock:
             self.latencies.append(seconds)
 
-    def refused(self) -> None:
+    def refused(self, answer: str) -> None:
         with self.lock:
             self.busy += 1
+            self.busy_answer = self.busy_answer or answer
 
     def failed(self, why: str) -> None:
         with self.lock:
@@ -66,12 +68,12 @@ def detect_image(client: Any, url: str, image: Path, timeout: float) -> dict:
     with image.open("rb") as f:
         uploaded = client.post(f"{url}/gradio_api/upload", files={"files": f}, timeout=timeout)
     if uploaded.status_code == 503:
-        raise Busy
+        raise Busy(uploaded.text)
     uploaded.raise_for_status()
     payload = {"data": [{"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}, 0.35, 0.0, False]}
     started = client.post(f"{url}/gradio_api/call/detect_image", json=payload, timeout=timeout)
     if started.status_code == 503 or "Queue is full" in started.text:
-        raise Busy
+        raise Busy(started.text)
     started.raise_for_status()
     stream = client.get(f"{url}/gradio_api/call/detect_image/{started.json()['event_id']}", timeout=timeout)
     event = None
@@ -83,7 +85,7 @@ def detect_image(client: Any, url: str, image: Path, timeout: float) -> dict:
             if event == "error":
                 message = (data or {}).get("error") if isinstance(data, dict) else data
                 if "queue is full" in str(message).lower():
-                    raise Busy
+                    raise Busy(str(message))
                 raise RuntimeError(f"error event: {message}")
             return data[1]
     raise RuntimeError(f"no result in the event stream (HTTP {stream.status_code}): {stream.text[-200:]!r}")
@@ -97,8 +99,8 @@ def client_loop(url: str, image: Path, deadline: float, tally: Tally, timeout: f
             t0 = time.perf_counter()
             try:
                 detect_image(client, url, image, timeout)
-            except Busy:
-                tally.refused()
+            except Busy as e:
+                tally.refused(str(e)[:300])
                 time.sleep(0.05)  # a real client backs off a little
                 continue
             except Exception as e:
@@ -282,6 +284,7 @@ def run(
         "requests": len(lat) + tally.busy + len(tally.errors),
         "ok": len(lat),
         "busy": tally.busy,
+        "busy_answer": tally.busy_answer,
         "errors": len(tally.errors),
         "error_samples": sorted(set(tally.errors))[:5],
         "throughput_rps": round(len(lat) / wall, 2) if wall else None,

@@ -332,6 +332,21 @@ def test_video_summary_renders_plot_rows_per_label_and_second():
     assert list(plot["label"]) == ["with_mask", "without_mask", "mask_worn_incorrectly"]  # empty second left out
     assert list(plot["% of faces"]) == [50.0, 50.0, 0.0]
     assert "**20 frames**" in text and "**2 people**" in text and "50%" in text and "stopped early" in text
+    _, text = MaskdetApp(app_args()).render_video_summary({**summary, "stopped": "truncated", "skipped_frames": 2})
+    assert "the file ended early" in text and "2 corrupt frames skipped" in text
+
+
+def test_a_full_disk_while_annotating_is_an_error_not_a_crash(app_server, files, monkeypatch):  # noqa: F811
+    import gradio as gr
+    from test_faults import FullDiskWriter
+
+    from maskdet import videoio
+    from maskdet.app import MaskdetApp
+
+    app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
+    monkeypatch.setattr(videoio.cv2, "VideoWriter", FullDiskWriter)
+    with pytest.raises(gr.Error, match=r"Cannot process this video: cannot write '.*\.webm': the disk is full"):
+        app.detect_video(str(files["video"]), 0.3, 0.0, False, False, None, lambda *a, **k: None)
 
 
 def test_launch_settings_no_share_link_and_an_upload_cap():

@@ -181,3 +181,29 @@ def test_wrong_types_on_the_api(app_server, inputs, api, data, message):  # noqa
     data = [image if value == "IMAGE" else value for value in data]
     status, payload = call(app_server.url, api, data)
     assert status == "error" and re.search(message, str(payload)), payload
+
+
+def test_files_over_the_library_size_cap(tmp_path):
+    big = tmp_path / "big.jpg"
+    with big.open("wb") as f:
+        f.truncate(60_000_000)  # sparse: nothing is written
+    with pytest.raises(ValueError, match=r"is 60,000,000 bytes, over the limit of 52,428,800"):
+        load_image(big)
+
+
+def test_detect_video_script_refuses_a_bad_flag_value(capsys):
+    with pytest.raises(SystemExit) as e:
+        detect_video.main(["--source", "x.mp4", "--face-threshold", "abc"])
+    assert e.value.code == 2 and "argument --face-threshold: invalid float value: 'abc'" in capsys.readouterr().err
+
+
+def test_a_cut_webm_over_http_is_annotated_up_to_the_cut(app_server, tmp_path):  # noqa: F811
+    from video_samples import flat_frames, truncate
+    from video_samples import write_video as write
+
+    path = truncate(write(tmp_path / "cut.webm", flat_frames(40)), 0.5)
+    uploaded = file_data(upload(app_server.url, path))
+    status, outputs = call(app_server.url, "detect_video", [uploaded, 0.3, 0.0, False, True])
+    assert status == "complete"
+    summary = outputs[1]
+    assert summary["stopped"] == "truncated" and 0 < summary["frames"] < 40

@@ -52,6 +52,7 @@ def test_overload_gets_busy_answers_never_errors_or_a_crash(tmp_path, app_args):
         tmp_path, "--clients", "6", "--seconds", "4", "--max-growth", "100", app_args=[*app_args, "--queue-size", "1"]
     )
     assert report["busy"] > 0 and report["ok"] > 0 and report["errors"] == 0, report
+    assert "Queue is full" in report["busy_answer"]
     assert report["server_alive"] is True and out.returncode == 0
 
 
