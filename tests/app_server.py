@@ -1,4 +1,4 @@
-"""A real `python app.py` server on 127.0.0.1 with tiny models, shared by the app and browser tests.
+"""A real `python app.py` server on 127.0.0.1 with tiny models (conftest's `app_server` fixture runs one).
 
 The detector is an untrained one-class YOLOv8n whose class bias is zeroed, so every box scores about
 0.5: a face threshold of 0.3 finds many random "faces" and 0.9 finds none, which is what the tests
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from video_samples import write_video  # noqa: F401 (the app tests take it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,14 +86,6 @@ def start_server(folder: Path, *extra_args: str, env: dict[str, str] | None = No
 def stop_server(server) -> int | None:
     """SIGTERM (app.py shuts down like on Ctrl-C and deletes its temporary files); its exit status."""
     return server.stop()
-
-
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """One app server for the whole test session (the API and browser tests share it)."""
-    server = start_server(tmp_path_factory.mktemp("app"))
-    yield server
-    stop_server(server)
 
 
 def file_data(path: str) -> dict:

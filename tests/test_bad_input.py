@@ -14,7 +14,7 @@ import re
 
 import httpx
 import pytest
-from app_server import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, app_server, call, file_data, upload  # noqa: F401
+from app_server import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, call, file_data, upload
 from bad_inputs import IMAGES, VIDEOS
 from video_samples import BlobDetector
 
@@ -140,7 +140,7 @@ def http(url: str, api: str, path) -> str:
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_http_api(name, inputs, app_server):  # noqa: F811
+def test_http_api(name, inputs, app_server):
     image_expected, video_expected = EXPECTED[name][2], EXPECTED[name][3]
     for api in ("detect_image", "detect_frame"):
         check(http(app_server.url, api, inputs[name]), image_expected)
@@ -151,7 +151,7 @@ def test_http_api(name, inputs, app_server):  # noqa: F811
 # ------------------------------------------------------------------------------------------ HTTP only
 
 
-def test_uploads_over_the_cap_are_refused_before_any_handler(app_server, tmp_path):  # noqa: F811
+def test_uploads_over_the_cap_are_refused_before_any_handler(app_server, tmp_path):
     big = tmp_path / "big.mp4"
     big.write_bytes(b"\0" * int((MAX_UPLOAD_MB + 0.5) * 1024 * 1024))
     with big.open("rb") as f:
@@ -176,7 +176,7 @@ WRONG_TYPES = [
 
 
 @pytest.mark.parametrize(("api", "data", "message"), WRONG_TYPES)
-def test_wrong_types_on_the_api(app_server, inputs, api, data, message):  # noqa: F811
+def test_wrong_types_on_the_api(app_server, inputs, api, data, message):
     image = file_data(upload(app_server.url, inputs["grayscale"]))
     data = [image if value == "IMAGE" else value for value in data]
     status, payload = call(app_server.url, api, data)
@@ -197,7 +197,7 @@ def test_detect_video_script_refuses_a_bad_flag_value(capsys):
     assert e.value.code == 2 and "argument --face-threshold: invalid float value: 'abc'" in capsys.readouterr().err
 
 
-def test_a_cut_webm_over_http_is_annotated_up_to_the_cut(app_server, tmp_path):  # noqa: F811
+def test_a_cut_webm_over_http_is_annotated_up_to_the_cut(app_server, tmp_path):
     from video_samples import flat_frames, truncate
     from video_samples import write_video as write
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from app_server import ROOT, app_server, call, file_data, upload  # noqa: F401
+from app_server import ROOT, call, file_data, upload
 
 # ------------------------------------------------------------------------------------------ HTTP: files
 
@@ -31,7 +31,7 @@ def server_image(tmp_path_factory):
         ("detect_video", lambda p: [{"video": {"path": p}}, 0.3, 0.0, False, True]),
     ],
 )
-def test_endpoints_read_only_uploaded_files(app_server, server_image, api, make):  # noqa: F811
+def test_endpoints_read_only_uploaded_files(app_server, server_image, api, make):
     for path in (str(server_image), "/etc/hostname", str(ROOT / "maskdet" / "weights" / "detector.onnx")):
         status, message = call(app_server.url, api, make(path))
         assert status == "error"
@@ -45,7 +45,7 @@ def test_endpoints_read_only_uploaded_files(app_server, server_image, api, make)
     "path",
     ["/etc/passwd", "../../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "{root}/maskdet/weights/detector.pt"],
 )
-def test_file_route_serves_nothing_outside_gradio_cache(app_server, path):  # noqa: F811
+def test_file_route_serves_nothing_outside_gradio_cache(app_server, path):
     import httpx
 
     answer = httpx.get(f"{app_server.url}/gradio_api/file={path.format(root=ROOT)}", timeout=10)
@@ -53,7 +53,7 @@ def test_file_route_serves_nothing_outside_gradio_cache(app_server, path):  # no
     assert "root:" not in answer.text
 
 
-def test_no_endpoint_takes_a_model(app_server):  # noqa: F811
+def test_no_endpoint_takes_a_model(app_server):
     """Models come from the command line only: no API parameter can name or upload one."""
     import httpx
 
