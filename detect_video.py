@@ -157,8 +157,9 @@ def _sigterm_as_ctrl_c(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 done (also after q, Esc or Ctrl-C), 2 when the source, a model or a flag is unusable,
-    130 when interrupted before processing starts."""
+    """Exit status: 0 done (also after q, Esc, Ctrl-C or a lost camera), 1 when processing failed midway (a
+    full disk, an error: what was written before is kept and plays), 2 when the source, a model or a flag is
+    unusable, 130 when interrupted before processing starts."""
     configure_offline()
     a = build_parser().parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(a: argparse.Namespace) -> int:
-    from maskdet.video import open_source
+    from maskdet._errors import brief
+    from maskdet.video import OutputError, open_source
 
     try:
         src = open_source(a.source)  # before the models load: a wrong path fails at once
@@ -183,7 +185,7 @@ def _main(a: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        pipeline = pipeline_from_args(a)
+        pipeline = pipeline_from_args(a)  # a missing or corrupt model: the message names the file and the fix
         result = run(
             src,
             pipeline,
@@ -199,15 +201,38 @@ def _main(a: argparse.Namespace) -> int:
             max_frames=a.max_frames,
             progress=not a.quiet,
         )
+    except OutputError as e:  # a full disk, say: the message names the file; what was written is kept
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as e:  # FileNotFoundError (a model path) is an OSError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # one line, not a traceback; the output so far is closed and plays
+        print(f"error: processing stopped ({brief(e)}); the output written so far is kept", file=sys.stderr)
+        return 1
     finally:
         src.close()
-    brief = {k: v for k, v in result.items() if k not in ("timeline", "events")}
-    brief["events"] = len(result["events"])
-    print(json.dumps(brief))
+    for warning in warnings(result, src.frame_count):
+        print(f"warning: {warning}", file=sys.stderr)
+    short = {k: v for k, v in result.items() if k not in ("timeline", "events")}
+    short["events"] = len(result["events"])
+    print(json.dumps(short))
     return 0
+
+
+def warnings(summary: dict[str, Any], frame_count: int | None = None) -> list[str]:
+    """What went wrong with the input but did not stop the run, in words (printed to stderr)."""
+    out = []
+    if summary.get("skipped_frames"):
+        out.append(f"skipped {summary['skipped_frames']} corrupt frame(s); every other frame was processed")
+    if summary.get("stopped") == "source_lost":
+        out.append("the source stopped sending frames (camera unplugged or stream down); all up to then is saved")
+    if summary.get("stopped") == "truncated":
+        out.append(
+            f"the file ended after {summary['frames']} of the {frame_count or '?'} frames its header announces (cut "
+            "short or corrupt); those frames were processed"
+        )
+    return out
 
 
 if __name__ == "__main__":

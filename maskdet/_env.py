@@ -87,3 +87,25 @@ def num_threads() -> int:
     """Threads for torch / onnxruntime: MASKDET_THREADS or every core."""
     env = os.environ.get("MASKDET_THREADS")
     return max(1, int(env)) if env else max(1, os.cpu_count() or 1)
+
+
+def private_gradio_dir() -> Path | None:
+    """Give this process its own Gradio cache folder, deleted at exit, unless GRADIO_TEMP_DIR is set.
+
+    Gradio removes the uploads and outputs it tracks when its server closes, but leaves example copies,
+    empty folders and its own history folder in the shared /tmp/gradio; a folder of our own goes whole.
+    Call it before gradio is imported (its routes fix the folder then). Returns the folder, or None.
+    """
+    if os.environ.get("GRADIO_TEMP_DIR"):
+        return None
+    import atexit
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="maskdet-gradio-"))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    # everything else this process writes to temp goes there too, e.g. the `.ses` file that onnxruntime's
+    # bundled telemetry SDK writes into TMPDIR at import (no network here, but a file left behind)
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder

@@ -14,12 +14,14 @@ Endpoints (every one returns JSON that is useful without the picture):
 from __future__ import annotations
 
 import argparse
-import base64
+import atexit
 import csv
 import json
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -37,13 +39,19 @@ configure_offline()  # before gradio: no analytics, no hub look-ups
 import gradio as gr  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
-from maskdet.imageio import bgr_to_rgb, load_image, rgb_to_bgr  # noqa: E402
+from maskdet.app_inputs import check_uploaded, flag, hide_paths, payload_path, read_image, threshold  # noqa: E402
+from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
+from maskdet.scenes import example_images  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK_DIR = Path(tempfile.gettempdir()) / "maskdet-app"  # annotated videos and timelines; pruned after an hour
-KEEP_SECONDS = 3600
+KEEP_SECONDS = 3600  # annotated videos and timelines are deleted after an hour, and all of them at exit
 MAX_VIDEO_PIXELS = 3840 * 2160
+STOPPED_TEXT = {
+    "stop": "**stopped early**",
+    "max_frames": "**stopped at this app's length limit**",
+    "truncated": "**the file ended early** (cut short or corrupt): the frames before are annotated",
+}
 HEX_COLOURS = {label: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for label, bgr in COLORS.items()}  # as the boxes
 
 # Gradio scopes custom CSS to `.contain` inside @media blocks, so the page padding (outside it) shrinks
@@ -81,12 +89,47 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-video-seconds", type=float, default=120.0, help="longest video accepted")
     p.add_argument("--queue-size", type=int, default=32, help="requests waiting beyond this get a 'busy' answer")
     p.add_argument("--max-webcam-sessions", type=int, default=4, help="live webcam streams at once")
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=256,
+        help="sessions whose state is kept in memory, oldest dropped first (every API call is a session)",
+    )
     p.add_argument("--webcam-time-limit", type=int, default=600, help="seconds one live stream may run")
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser().parse_args(argv)
+
+
+def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:
+    """`python app.py`: load the models, serve until Ctrl-C or SIGTERM, then delete every temporary file.
+
+    Returns the exit status: 2, with the reason on stderr (the file and the fix), when a model is missing
+    or corrupt; 0 after a clean shutdown. SIGTERM (`kill`, `docker stop`) ends it like Ctrl-C, so that
+    Gradio's and this app's temporary files are removed either way.
+    """
+    app: MaskdetApp = demo.maskdet
+    try:
+        app.models.load()
+    except gr.Error as e:
+        print(f"error: {e.__cause__ or e.message}", file=sys.stderr)
+        return 2
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        demo.launch(**launch_kwargs(args))  # blocks; Gradio closes its server on KeyboardInterrupt
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        demo.close()
+        app.cleanup()
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,6 +139,9 @@ def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "server_port": args.port,
         "share": bool(args.share),
         "max_file_size": int(args.max_upload_mb * 1024 * 1024),
+        # Gradio keeps a copy of every component's config per session, ~170 KB here, for 10,000 sessions by
+        # default; each HTTP API call is a new session, so a busy server grew by that much per request.
+        "state_session_capacity": args.max_sessions,
         "theme": THEME,
         "css": CSS,
         "show_error": True,
@@ -239,53 +285,6 @@ def _model_card_text(classifier_path: Path | None) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------------------------------------ inputs
-
-
-def _payload_path(payload: Any) -> str | None:
-    """The file path inside whatever Gradio hands over without preprocessing (FileData dict, str, Path)."""
-    if payload is None:
-        return None
-    if isinstance(payload, (str, os.PathLike)):
-        return str(payload)
-    if isinstance(payload, dict):
-        if "video" in payload and isinstance(payload["video"], dict):  # Video's {"video": FileData, ...}
-            payload = payload["video"]
-        return payload.get("path")
-    path = getattr(payload, "path", None)
-    return str(path) if path else None
-
-
-def read_image(image: Any) -> np.ndarray:
-    """Any image input -> (H, W, 3) uint8 BGR, or a gr.Error that says what was wrong with it.
-
-    Gradio's own decoding is skipped (`preprocess=False`) so that every upload goes through
-    `maskdet.load_image`: EXIF rotation, HEIC, 16-bit, alpha and decompression bombs are handled the
-    same way as in the library, and a file that is not an image gets a message instead of a traceback.
-    A numpy array is taken to be RGB, as Gradio gives it.
-    """
-    if image is None:
-        raise gr.Error("No image: upload a photo, paste one or take a webcam snapshot.", title="No image")
-    try:
-        if isinstance(image, np.ndarray):
-            if image.ndim == 3 and image.shape[2] == 3:
-                return load_image(rgb_to_bgr(image))
-            return load_image(image)
-        if isinstance(image, dict) and str(image.get("url") or "").startswith("data:") and not image.get("path"):
-            return load_image(base64.b64decode(image["url"].split(",", 1)[1]))
-        path = _payload_path(image)
-        if path is None:
-            return load_image(image)
-        return load_image(path)
-    except (ValueError, FileNotFoundError, OSError) as e:
-        raise gr.Error(f"Cannot read this image: {_hide_paths(e)}", title="Not a usable image") from e
-
-
-def _hide_paths(error: Exception) -> str:
-    """The error's message with server-side upload paths cut down to the file name the user chose."""
-    return re.sub(r"/[^\s'\"<>]*/([^/\s'\"<>]+)", r"\1", str(error))
-
-
 def faces_rows(result: dict) -> list[list]:
     """Table rows (one per face) from a result JSON: id, label, confidences and the box."""
     rows = []
@@ -345,19 +344,35 @@ def _prune(folder: Path, older_than: float = KEEP_SECONDS) -> None:
 
 
 class MaskdetApp:
-    """The app's state (models, limits, per-session stop flags) and its request handlers."""
+    """The app's state (models, limits, per-session stop flags, its temporary folder) and request handlers.
+
+    Everything it writes (generated examples, annotated videos, timelines) goes in one temporary folder
+    that `cleanup()` deletes; it runs at interpreter exit too.
+    """
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.models = Models(args.detector, args.classifier, args.imgsz)
         self._stops: dict[str, threading.Event] = {}
+        self.work_dir = Path(tempfile.mkdtemp(prefix="maskdet-app-"))
+        atexit.register(self.cleanup)
+
+    def cleanup(self) -> None:
+        """Delete every file this app wrote (Gradio deletes its own copies when its server closes)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     # ---- image
     def detect_image(
-        self, image: Any, face_threshold: float | None = None, label_threshold: float | None = None, blur: bool = False
+        self,
+        image: Any,
+        face_threshold: float | None = None,
+        label_threshold: float | None = None,
+        blur: bool = False,
+        request: gr.Request | None = None,
     ) -> tuple[np.ndarray, dict]:
         """Image -> (annotated RGB image, result JSON: faces, counts, compliance, size, timing)."""
-        frame = read_image(image)
+        blur = flag("blur", blur, False)
+        frame = read_image(image, request)
         pipe = self._pipeline(face_threshold, label_threshold)
         t0 = time.perf_counter()
         faces = pipe(frame)
@@ -367,7 +382,7 @@ class MaskdetApp:
         result.update(
             {"compliance": compliance(result["counts"]), "width": w, "height": h, "inference_ms": round(ms, 1)}
         )
-        return bgr_to_rgb(draw(frame, faces, blur=bool(blur))), result
+        return bgr_to_rgb(draw(frame, faces, blur=blur)), result
 
     def render_image_result(self, result: dict) -> tuple[list[list], str]:
         return faces_rows(result), counts_markdown(result)
@@ -381,26 +396,28 @@ class MaskdetApp:
         label_threshold: float | None = None,
         blur: bool = False,
         track: bool = True,
+        request: gr.Request | None = None,
     ) -> tuple[np.ndarray, LiveState, dict]:
         """One webcam frame -> (annotated RGB frame, session state, JSON with counts, people, FPS).
 
         The same function serves the live stream and its `/detect_frame` twin: a client's successive
         calls share one `VideoProcessor` (its session), so track ids and smoothed labels carry over.
         """
-        image = read_image(frame)
+        blur, track = flag("blur", blur, False), flag("track", track, True)
+        image = read_image(frame, request)
         state = state if isinstance(state, LiveState) else LiveState()
         pipe = self._pipeline(face_threshold, label_threshold)
         engine = _video_engine()
         t0 = time.perf_counter()
         if engine is None:  # no video engine: label each frame alone
             faces = pipe(image)
-            annotated, fps, people, events, n = draw(image, faces, blur=bool(blur)), 0.0, None, [], 1
+            annotated, fps, people, events, n = draw(image, faces, blur=blur), 0.0, None, [], 1
         else:
-            if state.processor is None or state.track != bool(track):
-                state.processor = engine.VideoProcessor(pipe, fps=10.0, track=bool(track), live=True)
-                state.track = bool(track)
+            if state.processor is None or state.track != track:
+                state.processor = engine.VideoProcessor(pipe, fps=10.0, track=track, live=True)
+                state.track = track
             proc = state.processor
-            proc.pipeline, proc.blur = pipe, bool(blur)  # settings may change between frames
+            proc.pipeline, proc.blur = pipe, blur  # settings may change between frames
             annotated, faces = proc.process(image)
             fps, people, events, n = proc.display_fps, proc.people(), list(proc.new_events), proc.frames
         ms = (time.perf_counter() - t0) * 1000
@@ -438,33 +455,34 @@ class MaskdetApp:
         engine = _video_engine()
         if engine is None:
             raise gr.Error("Video processing is not available in this install (maskdet.video is missing).")
-        path = _payload_path(video)
+        blur, track = flag("blur", blur, False), flag("track", track, True)
+        path = payload_path(video)
         if not path:
             raise gr.Error("No video: upload a video file first.", title="No video")
+        check_uploaded(path, request)
+        limit = float(self.args.max_video_seconds)
         try:
-            source = engine.open_source(Path(path), live=False)
+            source = engine.open_source(Path(path), live=False, max_seconds=limit, max_pixels=MAX_VIDEO_PIXELS)
+        except engine.LimitError as e:
+            raise gr.Error(
+                f"This {hide_paths(e)}. Trim or resize it, or run `python detect_video.py` on your own machine: it "
+                "has no such limits.",
+                title="Video too long or too large",
+            ) from e
         except (ValueError, FileNotFoundError, OSError) as e:
-            raise gr.Error(f"Cannot read this video: {_hide_paths(e)}", title="Not a usable video") from e
+            raise gr.Error(f"Cannot read this video: {hide_paths(e)}", title="Not a usable video") from e
+        fps = float(source.fps)
         try:
-            fps, frame_count = float(source.fps), int(source.frame_count or 0)
-            limit = float(self.args.max_video_seconds)
-            if frame_count and frame_count / fps > limit:
-                raise gr.Error(
-                    f"This video is {frame_count / fps:.1f} s long; this app takes videos up to {limit:g} s. Trim "
-                    "it, or run `python detect_video.py` on your own machine for long videos.",
-                    title="Video too long",
-                )
-            if source.width * source.height > MAX_VIDEO_PIXELS:
-                raise gr.Error(
-                    f"This video is {source.width}x{source.height}; this app takes up to 3840x2160.", title="Too large"
-                )
             pipe = self._pipeline(face_threshold, label_threshold)
+            _prune(self.work_dir / "videos")
+            out_dir = self.work_dir / "videos" / uuid.uuid4().hex
+            out_dir.mkdir(parents=True)
+        except OSError as e:
+            source.close()
+            raise gr.Error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
         except BaseException:
             source.close()
             raise
-        _prune(WORK_DIR)
-        out_dir = WORK_DIR / uuid.uuid4().hex
-        out_dir.mkdir(parents=True)
         stem = re.sub(r"[^\w.-]+", "_", Path(path).stem)[:60] or "video"
         output, json_path = out_dir / f"{stem}_maskdet.webm", out_dir / f"{stem}_maskdet.json"
         session = self._session(request)
@@ -479,27 +497,30 @@ class MaskdetApp:
                 pipe,
                 source,  # opened above; process_video closes it
                 output,
-                track=bool(track),
-                blur=bool(blur),
+                track=track,
+                blur=blur,
                 max_frames=int(limit * fps) + 1,  # files whose header gave no frame count stop here too
                 progress=on_progress,
                 stop=stop,
             )
         except (ValueError, FileNotFoundError, OSError) as e:
-            raise gr.Error(f"Cannot process this video: {_hide_paths(e)}", title="Video failed") from e
+            raise gr.Error(f"Cannot process this video: {hide_paths(e)}", title="Video failed") from e
         finally:
             self._stops.pop(session, None)
         if not summary.get("frames") or not output.is_file():
             raise gr.Error("No frame of this video could be decoded; it is empty or corrupt.", title="Video failed")
         timeline = summary.get("timeline") or []
         csv_path = out_dir / f"{stem}_timeline.csv"
-        with csv_path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in timeline for k in row)))
-            writer.writeheader()
-            writer.writerows(timeline)
         api = {k: v for k, v in summary.items() if k not in ("source", "output")}  # no server paths
         text = json.dumps(api, indent=1, default=_jsonable)
-        json_path.write_text(text + "\n")
+        try:
+            with csv_path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in timeline for k in row)))
+                writer.writeheader()
+                writer.writerows(timeline)
+            json_path.write_text(text + "\n")
+        except OSError as e:
+            raise gr.Error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
         return str(output), json.loads(text), str(csv_path), str(json_path)
 
     def stop_video(self, request: gr.Request | None = None) -> None:
@@ -542,8 +563,11 @@ class MaskdetApp:
             text.append(f"{len(summary['events'])} violation events")
         if summary.get("processing_fps"):
             text.append(f"processed at {summary['processing_fps']:.1f} FPS")
-        if summary.get("stopped") == "stop":
-            text.append("**stopped early**")
+        stopped = summary.get("stopped")
+        if stopped in STOPPED_TEXT:
+            text.append(STOPPED_TEXT[stopped])
+        if summary.get("skipped_frames"):
+            text.append(f"{summary['skipped_frames']} corrupt frames skipped")
         return plot, " · ".join(text)
 
     # ---- about
@@ -616,8 +640,8 @@ class MaskdetApp:
 
     # ---- helpers
     def _pipeline(self, face_threshold: float | None, label_threshold: float | None) -> _Serialised:
-        face = self.args.face_threshold if face_threshold is None else face_threshold
-        label = self.args.label_threshold if label_threshold is None else label_threshold
+        face = threshold("face_threshold", face_threshold, self.args.face_threshold)
+        label = threshold("label_threshold", label_threshold, self.args.label_threshold)
         return self.models.pipeline(face, label)
 
     @staticmethod
@@ -642,64 +666,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return str(value)
-
-
-# ---------------------------------------------------------------------------------------------- examples
-
-
-def _cartoon_face(img: np.ndarray, cx: int, cy: int, size: int, placement: str | None, rng) -> None:
-    """Draw a simple face (and a synthetic mask, as in training) centred at (cx, cy), in place."""
-    import cv2
-
-    from maskdet.synth import draw_mask
-
-    skin = tuple(int(c) for c in rng.choice([(140, 170, 220), (100, 140, 190), (70, 100, 150), (170, 200, 235)]))
-    w, h = size, int(size * 1.3)
-    cv2.ellipse(img, (cx, cy), (w // 2, h // 2), 0, 0, 360, skin, -1, cv2.LINE_AA)
-    cv2.ellipse(img, (cx, cy - h // 3), (w // 2 + 2, h // 4), 0, 180, 360, (40, 40, 60), -1, cv2.LINE_AA)  # hair
-    ex, ey = w // 5, cy - h // 10
-    for x in (cx - ex, cx + ex):
-        cv2.circle(img, (x, ey), max(2, size // 14), (255, 255, 255), -1, cv2.LINE_AA)
-        cv2.circle(img, (x, ey), max(1, size // 28), (40, 30, 30), -1, cv2.LINE_AA)
-    nose = (cx, cy + h // 20)
-    cv2.line(img, (cx, ey + 4), nose, (80, 100, 150), max(1, size // 40), cv2.LINE_AA)
-    mouth_y = cy + h // 5
-    cv2.ellipse(img, (cx, mouth_y), (w // 6, h // 20), 0, 0, 180, (60, 60, 170), max(1, size // 30), cv2.LINE_AA)
-    if placement:
-        landmarks = np.array(
-            [[cx - ex, ey], [cx + ex, ey], list(nose), [cx - w // 6, mouth_y], [cx + w // 6, mouth_y]], np.float32
-        )
-        img[:] = draw_mask(img, landmarks, placement, rng)
-
-
-def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) -> np.ndarray:
-    """A generated street-like scene (BGR) with `n` drawn faces, masked or not; for examples and tests."""
-    rng = np.random.default_rng(seed)
-    y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-    top, bottom = rng.uniform(150, 230, 3), rng.uniform(60, 140, 3)
-    img = (top * (1 - y) + bottom * y).repeat(width, axis=1).astype(np.uint8)
-    placements = ["correct", None, "below_nose", "correct", None, "chin"]
-    size = max(24, min(width // (n + 1), height // 3))
-    for i in range(n):
-        cx = int((i + 1) * width / (n + 1) + rng.integers(-size // 4, size // 4 + 1))
-        cy = int(height / 2 + rng.integers(-height // 8, height // 8 + 1))
-        _cartoon_face(img, cx, cy, size, placements[(i + seed) % len(placements)], rng)
-    return img
-
-
-def example_images(folder: Path | None = None) -> list[str]:
-    """Generated example scenes as JPEG files (written once); the project ships no third-party photos."""
-    import cv2
-
-    folder = folder or Path(tempfile.gettempdir()) / "maskdet-examples"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for seed, (w, h, n) in enumerate([(640, 480, 3), (640, 426, 2), (480, 640, 1)]):
-        path = folder / f"generated_scene_{seed}.jpg"
-        if not path.is_file():
-            cv2.imwrite(str(path), example_scene(seed, w, h, n), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        paths.append(str(path))
-    return paths
 
 
 # ------------------------------------------------------------------------------------------------ the UI
@@ -763,7 +729,11 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                 )
                 with gr.Accordion("JSON (what /detect_image returns)", open=False):
                     image_json = gr.JSON(label="Result", elem_id="image-json")
-                examples = gr.Examples(example_images(), inputs=[image_in], label="Generated examples (drawn faces)")
+                examples = gr.Examples(
+                    example_images(app.work_dir / "examples"),
+                    inputs=[image_in],
+                    label="Generated examples (drawn faces)",
+                )
 
             with gr.Tab("Webcam", id="live"):
                 gr.Markdown("Press the record button to start; frames are annotated as they arrive.")

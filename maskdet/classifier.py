@@ -21,12 +21,17 @@ import numpy as np
 
 from maskdet import ort
 from maskdet._env import configure_offline, hub_online, num_threads
+from maskdet._errors import brief
 from maskdet.results import LABELS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "classifier"
 HUB_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
 BACKENDS = ("auto", "torch", "onnx")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+FIX = (
+    "reinstall maskdet for the bundled classifier (pip install --force-reinstall maskdet), or pass a folder "
+    "written by MaskClassifier.save_pretrained (--classifier on the command line, classifier= in Python)"
+)
 _INTERP = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
 
 
@@ -139,7 +144,7 @@ class MaskClassifier:
         for p in (config_path, onnx_path if backend == "onnx" else weights_path):
             if not p.is_file():
                 hint = " (pickle .bin weights are refused: re-save with save_pretrained)" if p == weights_path else ""
-                raise FileNotFoundError(f"classifier file missing: {str(p)!r}{hint}")
+                raise FileNotFoundError(f"classifier file missing: {str(p)!r}{hint}. Fix: {FIX}")
         try:
             config = json.loads(config_path.read_text())
             architecture = config["architecture"]
@@ -149,14 +154,14 @@ class MaskClassifier:
             if backend == "onnx":
                 pcfg["input_size"] = tuple(pcfg["input_size"])
         except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError, TypeError) as e:
-            raise ValueError(f"corrupt classifier config {str(config_path)!r}: {e}") from e
+            raise ValueError(f"corrupt classifier config {str(config_path)!r} ({e}). Fix: {FIX}") from e
         if backend == "onnx":
             clf = cls(
                 None,
                 label_names,
                 architecture,
                 model_args,
-                session=ort.session(onnx_path, "classifier"),
+                session=ort.session(onnx_path, "classifier", fix=FIX),
                 pretrained_cfg=pcfg,
             )
             clf.path = folder
@@ -170,8 +175,8 @@ class MaskClassifier:
             model.load_state_dict(load_file(str(weights_path)))
         except Exception as e:
             raise ValueError(
-                f"cannot load classifier weights {str(weights_path)!r} ({type(e).__name__}: {e}); the file is "
-                "corrupt or does not match config.json"
+                f"cannot load classifier weights {str(weights_path)!r} ({brief(e)}): the file is corrupt or does "
+                f"not match config.json. Fix: {FIX}"
             ) from e
         model.pretrained_cfg = {**model.pretrained_cfg, **pcfg}
         torch.set_num_threads(num_threads())

@@ -9,12 +9,17 @@ from typing import Any
 import numpy as np
 
 from maskdet._env import configure_ultralytics
+from maskdet._errors import brief
 from maskdet.results import Faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load.
 DETECTOR_FILES = ("detector.onnx", "detector.pt", "best.onnx", "best.pt", "model.onnx", "model.pt")
 HUB_DETECTOR_FILES = ("detector.onnx", "model.onnx", "best.onnx")  # never unpickle a downloaded file
+FIX = (
+    "the file is corrupt or not a YOLO model. Fix: reinstall maskdet for the bundled detector (pip install "
+    "--force-reinstall maskdet), or pass another .onnx/.pt (--detector on the command line, detector= in Python)"
+)
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -96,10 +101,7 @@ class FaceDetector:
                 det.model = YOLO(str(path), task="detect")
             det.detect(np.zeros((64, 64, 3), np.uint8), imgsz=det.imgsz_fixed or 64)  # load now: fail early
         except Exception as e:
-            raise ValueError(
-                f"cannot load face detector {str(path)!r} ({type(e).__name__}: {e}); the file is corrupt or "
-                "not a YOLO model: replace it, or reinstall maskdet for the bundled one"
-            ) from e
+            raise ValueError(f"cannot load face detector {str(path)!r} ({brief(e)}): {FIX}") from e
         return det
 
     @classmethod

@@ -111,8 +111,8 @@ def _decode(data: bytes | io.BufferedIOBase, what: str) -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ValueError(f"{what} is over the limit of {MAX_PIXELS:,} pixels: a decompression bomb? ({e})") from e
-    except UnidentifiedImageError as e:
-        raise ValueError(f"{what} is not a readable image ({e})") from e
+    except UnidentifiedImageError as e:  # Pillow's own text repeats the file object's repr
+        raise ValueError(f"{what} is not a readable image (not JPEG, PNG, WebP, GIF, BMP, TIFF or HEIC data)") from e
     except (OSError, SyntaxError, EOFError, IndexError, TypeError) as e:  # truncated or corrupt data
         raise ValueError(f"{what} is corrupt or truncated and cannot be decoded ({e})") from e
 

@@ -14,14 +14,17 @@ import cv2
 import numpy as np
 
 from maskdet._env import num_threads
+from maskdet._errors import brief
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 
 
-def session(path: str | Path, what: str = "model"):
+def session(path: str | Path, what: str = "model", fix: str = ""):
     """A CPU `onnxruntime.InferenceSession` on MASKDET_THREADS threads; a corrupt file -> ValueError."""
     import onnxruntime as ort
 
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()  # offline and quiet, like ultralytics and gradio here
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = num_threads()
     opts.inter_op_num_threads = 1
@@ -30,7 +33,7 @@ def session(path: str | Path, what: str = "model"):
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:
-        raise ValueError(f"cannot load {what} ONNX {str(path)!r} ({type(e).__name__}: {e})") from e
+        raise ValueError(f"cannot load {what} ONNX {str(path)!r} ({brief(e)}). {fix}".rstrip(". ")) from e
 
 
 def letterbox(frame: np.ndarray, size: int, stride: int = 32, square: bool = False) -> tuple[np.ndarray, float, tuple]:

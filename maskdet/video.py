@@ -1,10 +1,8 @@
-"""Video in, video out, and the engine that runs the pipeline over it.
+"""The engine that runs the pipeline over a video: tracking, drawing, counts, timeline, events, summary.
 
-`open_source` gives BGR frames from a webcam index, a file or a stream URL (live sources are read by a
-background thread that keeps only the newest frame, so latency does not grow when inference is slower
-than the camera). `VideoWriter` opens lazily and always closes its file, so the output plays even after
-an error or Ctrl-C. `VideoProcessor` is the per-frame engine (pipeline -> tracker -> drawing, counts,
-timeline, events) shared by `process_video`, `detect_video.py` and the app's video and webcam tabs.
+`VideoProcessor` is the per-frame engine (pipeline -> tracker -> drawing, counts, timeline, events)
+shared by `process_video`, `detect_video.py` and the app's video and webcam tabs. Frames come from and go
+to `maskdet.videoio` (sources and the writer; its names are re-exported here).
 """
 
 from __future__ import annotations
@@ -13,13 +11,11 @@ import contextlib
 import json
 import math
 import os
-import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 import cv2
 import numpy as np
@@ -27,11 +23,26 @@ import numpy as np
 from maskdet.annotate import SHORT, draw
 from maskdet.results import UNKNOWN, Faces, compliance
 from maskdet.tracking import VIOLATIONS, Tracker
+from maskdet.videoio import (
+    CODECS,
+    DEFAULT_FPS,
+    LimitError,
+    OutputError,
+    VideoSource,
+    VideoWriter,
+    _fourcc,
+    frames,
+    open_source,
+    output_error,
+    redact,
+)
 
 __all__ = [
     "CODECS",
     "VIOLATIONS",
+    "LimitError",
     "LineCounter",
+    "OutputError",
     "Tracker",
     "VideoProcessor",
     "VideoSource",
@@ -43,302 +54,9 @@ __all__ = [
     "status_bar",
 ]
 
-CODECS = {".webm": "VP90", ".mkv": "VP90", ".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}  # what OpenCV can write
-DEFAULT_FPS = 30.0
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-_HTTP = ("http://", "https://")
-MAX_BAD_FRAMES = 30  # consecutive undecodable frames in a file before it counts as ended
-_USERINFO = re.compile(r"(?<=://)[^/@]+@")
-
-
-def redact(source: object) -> str:
-    """The source as text without the user:password of a stream URL (for messages and summaries)."""
-    return _USERINFO.sub("***@", str(source))
-
 
 class _Stop(Protocol):
     def is_set(self) -> bool: ...
-
-
-def _as_fps(value: float) -> float:
-    """A usable frame rate: OpenCV reports 0 or nonsense for many webcams and streams."""
-    return float(value) if math.isfinite(value) and 0 < value <= 1000 else DEFAULT_FPS
-
-
-class VideoSource:
-    """BGR frames from an opened capture; iterate it once, then `close()` (or use `with`).
-
-    Attributes:
-        source: what was opened (int webcam index, URL or file path as a string).
-        fps: frames per second (30 when the source does not say).
-        width, height: frame size in pixels (from the first frame).
-        frame_count: frames in a file (OpenCV's estimate); None for live sources.
-        live: a webcam or stream: read in the background, only the newest frame is handed out.
-        skipped: corrupt frames skipped in a file.
-        dropped: live frames never handed out because a newer one arrived first.
-    """
-
-    def __init__(
-        self, capture: cv2.VideoCapture, source: int | str, first: np.ndarray, *, live: bool, stall: float = 10.0
-    ) -> None:
-        self._cap = capture
-        self._stall = stall  # live: seconds without a good frame before the source counts as ended
-        self.source = source
-        self.live = live
-        self.fps = _as_fps(capture.get(cv2.CAP_PROP_FPS))
-        self.height, self.width = first.shape[:2]
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.frame_count: int | None = None if live or count <= 0 else count
-        self.skipped = 0
-        self.dropped = 0
-        self._first: np.ndarray | None = first
-        self._closed = threading.Event()
-        self._cond = threading.Condition()
-        self._ended = False
-        self._latest: np.ndarray | None = None  # live: the newest frame not yet handed out
-        self._thread: threading.Thread | None = None
-        if live:
-            self._thread = threading.Thread(target=self._grab, name=f"maskdet-grab-{source}", daemon=True)
-            self._thread.start()
-
-    def __repr__(self) -> str:
-        kind = "live" if self.live else f"{self.frame_count} frames"
-        return f"VideoSource({redact(self.source)!r}, {self.width}x{self.height}, {self.fps:g} fps, {kind})"
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """(H, W, 3) uint8 BGR frames, in order; a live source yields the newest frame each time."""
-        return self._iter_live() if self.live else self._iter_file()
-
-    def _iter_file(self) -> Iterator[np.ndarray]:
-        if self._first is not None:
-            frame, self._first = self._first, None
-            yield frame
-        failures = 0
-        while not self._closed.is_set():
-            ok, frame = self._cap.read()
-            if ok and frame is not None:
-                self.skipped += failures  # only failures followed by a good frame were corrupt frames
-                failures = 0
-                yield frame
-                continue
-            failures += 1  # a corrupt frame mid-file fails one read; the next read goes on after it
-            if self.frame_count is None or failures > MAX_BAD_FRAMES:
-                return
-
-    def _grab(self) -> None:
-        """Background reader for live sources: keep only the newest frame."""
-        last_good = time.monotonic()
-        with self._cond:
-            self._latest, self._first = self._first, None
-        try:
-            while not self._closed.is_set():
-                ok, frame = self._cap.read()
-                if not ok or frame is None:
-                    if time.monotonic() - last_good > self._stall:  # camera unplugged, stream over
-                        return
-                    time.sleep(0.01)
-                    continue
-                last_good = time.monotonic()
-                with self._cond:
-                    if self._latest is not None:
-                        self.dropped += 1
-                    self._latest = frame
-                    self._cond.notify_all()
-        finally:
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
-            self._cap.release()  # the thread owns the capture: never release it under a blocked read
-
-    def _iter_live(self) -> Iterator[np.ndarray]:
-        while True:
-            with self._cond:
-                while self._latest is None and not self._ended and not self._closed.is_set():
-                    self._cond.wait(0.5)
-                if self._latest is None:
-                    return
-                frame, self._latest = self._latest, None
-            yield frame
-
-    def close(self) -> None:
-        """Stop reading and release the capture (idempotent)."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        if self._thread is not None:
-            with self._cond:
-                self._cond.notify_all()
-            self._thread.join(timeout=5)
-        else:
-            self._cap.release()
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _parse_source(source: str | int | Path) -> tuple[str, int | str]:
-    """('camera', index) / ('url', url) / ('file', path)."""
-    if isinstance(source, bool):
-        raise ValueError(f"source must be a webcam index, a file path or a URL, but got {source!r}")
-    if isinstance(source, int):
-        return "camera", source
-    text = str(source).strip()
-    if not text:
-        raise ValueError("source is empty: pass a webcam index (0), a video file or a stream URL")
-    if isinstance(source, str) and text.isdigit():
-        return "camera", int(text)
-    if isinstance(source, str) and _URL.match(text):
-        return "url", text
-    if text.startswith("/dev/video"):
-        return "camera", text
-    return "file", text
-
-
-@contextlib.contextmanager
-def _quiet_opencv() -> Iterator[None]:
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is None:
-        yield
-        return
-    before = logging.getLogLevel()
-    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        logging.setLogLevel(before)
-
-
-def open_source(source: str | int | Path, *, live: bool | None = None, timeout: float = 10.0) -> VideoSource:
-    """Open a webcam index (0 or "0"), a video file or a stream URL (rtsp://, http(s)://, ...).
-
-    Args:
-        source: what to read.
-        live: force live (background reader, newest frame only) or file (every frame) reading; default:
-            webcams and streams are live, files and http(s) URLs with a known length are not.
-        timeout: seconds to wait for a stream to answer when opening and reading, and without a frame
-            before a stream counts as ended (3 s for a camera).
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: it cannot be opened or gives no frame; the message names the source.
-    """
-    kind, target = _parse_source(source)
-    if kind == "file":
-        path = Path(target).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"video file not found: {str(path)!r}")
-        if path.is_dir():
-            raise ValueError(f"Cannot open video/capture source: {str(path)!r} is a folder, not a video file")
-        target = str(path)
-    with _quiet_opencv():  # OpenCV logs a screenful per failed backend; our error says it in one line
-        if kind == "url":
-            ms = int(timeout * 1000)
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-            cap = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
-        else:
-            cap = cv2.VideoCapture(target)
-    if not cap.isOpened():
-        cap.release()
-        why = {
-            "camera": "no camera at that index, or another program is using it",
-            "url": "check the URL and credentials, and that the stream is up and reachable",
-            "file": "not a video file OpenCV/FFmpeg can decode",
-        }[kind]
-        shown = target if kind == "camera" else redact(target)
-        raise ValueError(f"Cannot open video/capture source: {shown!r} ({why})")
-    if kind == "camera":
-        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # fewer stale frames queued in the driver, where supported
-    ok, first = cap.read()
-    if not ok or first is None:
-        cap.release()
-        shown = target if kind == "camera" else redact(target)
-        raise ValueError(f"Cannot read a frame from video/capture source: {shown!r} (empty, corrupt or no signal)")
-    if live is None:
-        live = kind == "camera" or (
-            kind == "url" and (not target.lower().startswith(_HTTP) or cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0)
-        )
-    stall = {"url": timeout, "camera": 3.0, "file": 0.0}[kind]  # a file read live ends at its end
-    return VideoSource(cap, target, first, live=live, stall=stall)
-
-
-def frames(source: str | int | Path) -> Iterator[np.ndarray]:
-    """Every BGR frame of a source (newest-only for live ones); closes the source when done."""
-    with open_source(source) as src:
-        yield from src
-
-
-def _fourcc(path: Path) -> str:
-    codec = CODECS.get(path.suffix.lower())
-    if codec is None:
-        raise ValueError(
-            f"cannot write video {str(path)!r}: unsupported extension {path.suffix!r}; use one of {', '.join(CODECS)} "
-            "(.webm plays in browsers)"
-        )
-    return codec
-
-
-class VideoWriter:
-    """Write BGR frames to a video file; the codec follows the extension (see `CODECS`).
-
-    Opens on the first frame (size from `size` or that frame); frames of another size are resized. Use it
-    as a context manager: the file is closed, and so playable, even when the block raises (Ctrl-C
-    included). A `path` of None writes nothing, so callers need no branch for "no output".
-
-    Args:
-        path: output file (.webm, .mkv, .mp4, .mov or .avi) or None.
-        fps: frame rate written into the file.
-        size: (width, height), or None to take the first frame's.
-    """
-
-    def __init__(self, path: str | Path | None, fps: float = DEFAULT_FPS, size: tuple[int, int] | None = None) -> None:
-        self.path = None if path is None else Path(path)
-        self.codec = None if self.path is None else _fourcc(self.path)
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be positive, but got {fps}")
-        self.fps = float(fps)
-        self.size = None if size is None else (int(size[0]), int(size[1]))
-        self.frames = 0
-        self._writer: cv2.VideoWriter | None = None
-
-    def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 BGR frame (grayscale and BGRA are converted)."""
-        if self.path is None:
-            return
-        if frame.ndim == 2 or frame.shape[2] == 1:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        elif frame.shape[2] == 4:
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-        if self._writer is None:
-            self._open(frame)
-        h, w = frame.shape[:2]
-        if (w, h) != self.size:  # OpenCV silently drops frames of another size
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(np.ascontiguousarray(frame, dtype=np.uint8))
-        self.frames += 1
-
-    def _open(self, frame: np.ndarray) -> None:
-        if self.size is None:
-            self.size = (frame.shape[1], frame.shape[0])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), self.fps, self.size)
-        if not writer.isOpened():
-            raise OSError(f"cannot open a video writer for {str(self.path)!r} (codec {self.codec}, size {self.size})")
-        self._writer = writer
-
-    def close(self) -> None:
-        """Finish the file (idempotent)."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class LineCounter:
@@ -591,11 +309,36 @@ def _valid_frame(frame: Any) -> bool:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write whole or not at all: a reader never sees half a summary."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write whole or not at all: a reader never sees half a summary (nor a stray .tmp on a full disk)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise output_error(e, path, "the video and events are complete") from e
+
+
+def _open_events(path: str | Path | None) -> TextIO | None:
+    if path is None:
+        return None
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w")  # closed in process_video's finally
+    except OSError as e:
+        raise output_error(e, path) from e
+
+
+def _append_line(file: TextIO | None, path: str | Path | None, text: str) -> None:
+    """One JSON line, flushed at once: a crash or a full disk later keeps every event written before."""
+    if file is None:
+        return
+    try:
+        file.write(text + "\n")
+        file.flush()
+    except OSError as e:
+        raise output_error(e, path, "the events before it are kept") from e
 
 
 def process_video(
@@ -645,7 +388,13 @@ def process_video(
         labelled people, or faces without tracking, wearing a mask; None if none), processing_fps,
         processing_s, line, timeline (rows every `timeline_step` s, each the counts of one frame: frame,
         time, faces, one count per label and unknown), events,
-        output, stopped ('end', 'max_frames', 'stop', 'quit', 'interrupted' or 'error').
+        output, stopped ('end', 'max_frames', 'stop', 'quit', 'interrupted', 'error', 'source_lost': a
+        camera or stream stopped sending frames, or 'truncated': a file ended well before its announced
+        length).
+
+    Raises:
+        OutputError: (an OSError) the video, events or summary could not be written, e.g. a full disk;
+            what was written before is closed and kept.
     """
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be at least 1, but got {max_frames}")
@@ -670,11 +419,10 @@ def process_video(
     total = src.frame_count if max_frames is None or src.frame_count is None else min(src.frame_count, max_frames)
     skipped = 0
     stopped = "end"
+    failed = False
     events_file = None
     try:
-        if events is not None:
-            Path(events).parent.mkdir(parents=True, exist_ok=True)
-            events_file = open(events, "w")  # closed in finally; lines are written as events happen
+        events_file = _open_events(events)  # lines are written as events happen
         with VideoWriter(output, fps=src.fps, size=(src.width, src.height)) as writer:
             for frame in src:
                 if stopped_by is not None and stopped_by():
@@ -685,9 +433,7 @@ def process_video(
                     continue
                 annotated, faces = proc.process(frame)
                 for event in proc.new_events:
-                    if events_file is not None:
-                        events_file.write(json.dumps(event) + "\n")
-                        events_file.flush()
+                    _append_line(events_file, events, json.dumps(event))
                 repeat = 1
                 if src.live:  # fill the wall-clock time this frame stood for
                     repeat = min(max(1, round(proc.time * src.fps) + 1 - writer.frames), max(1, round(2 * src.fps)))
@@ -701,15 +447,19 @@ def process_video(
                 if max_frames is not None and proc.frames >= max_frames:
                     stopped = "max_frames"
                     break
+        if stopped == "end" and (src.lost or src.truncated):
+            stopped = "source_lost" if src.lost else "truncated"
     except KeyboardInterrupt:
         stopped = "interrupted"
     except BaseException:
         stopped = "error"
+        failed = True
         raise
     finally:
         src.close()
         if events_file is not None:
-            events_file.close()
+            with contextlib.suppress(OSError):  # every line was flushed as it was written
+                events_file.close()
         result = {
             "source": redact(src.source),
             "live": src.live,
@@ -722,5 +472,9 @@ def process_video(
         if not proc.frames:
             result.update(width=src.width, height=src.height)
         if summary is not None:
-            _write_json(Path(summary), result)
+            try:
+                _write_json(Path(summary), result)
+            except OutputError:
+                if not failed:  # else the error already on its way says more
+                    raise
     return result

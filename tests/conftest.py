@@ -85,3 +85,16 @@ def stub_detector():
 @pytest.fixture
 def stub_classifier():
     return StubClassifier()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """One app server for the whole test session (the API, bad-input, security and browser tests share it).
+
+    Defined here, not imported into each test module: an imported fixture is a new one per module.
+    """
+    from app_server import start_server, stop_server
+
+    server = start_server(tmp_path_factory.mktemp("app"))
+    yield server
+    stop_server(server)

@@ -12,13 +12,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from app_server import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, ROOT, app_server, scene_frames, write_video  # noqa: F401
+from app_server import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, ROOT, scene_frames, write_video
 
 LABELS = {"with_mask", "without_mask", "mask_worn_incorrectly", "unknown"}
 
 
 @pytest.fixture(scope="module")
-def client(app_server):  # noqa: F811 (pytest fixture injection)
+def client(app_server):
     from gradio_client import Client
 
     return Client(app_server.url, verbose=False)
@@ -27,7 +27,7 @@ def client(app_server):  # noqa: F811 (pytest fixture injection)
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     """Generated inputs: images of two sizes, a short video, a too-long one, and broken files."""
-    from maskdet.app import example_scene
+    from maskdet.scenes import example_scene
 
     d = tmp_path_factory.mktemp("inputs")
     out = {}
@@ -74,7 +74,7 @@ def check_result(result: dict, width: int, height: int) -> None:
 # ------------------------------------------------------------------------------------------ API: listing
 
 
-def test_api_lists_each_endpoint_and_hides_the_stream(app_server):  # noqa: F811
+def test_api_lists_each_endpoint_and_hides_the_stream(app_server):
     import httpx
 
     info = httpx.get(app_server.url + "/gradio_api/info", timeout=10).json()
@@ -130,7 +130,7 @@ def test_blur_changes_only_the_picture(client, files):
 # ------------------------------------------------------------------------------------------ API: live twin
 
 
-def test_detect_frame_keeps_tracking_state_per_client_session(app_server, files):  # noqa: F811
+def test_detect_frame_keeps_tracking_state_per_client_session(app_server, files):
     from gradio_client import Client, handle_file
 
     path = handle_file(str(files["image_160x120"]))
@@ -177,7 +177,7 @@ def test_detect_video_returns_playable_annotated_video_and_timeline(client, file
     assert json.loads(Path(json_path).read_text())["frames"] == summary["frames"]
 
 
-def test_stop_returns_the_video_annotated_so_far(app_server, files):  # noqa: F811
+def test_stop_returns_the_video_annotated_so_far(app_server, files):
     from maskdet.app import MaskdetApp
 
     app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
@@ -201,7 +201,7 @@ def test_stop_returns_the_video_annotated_so_far(app_server, files):  # noqa: F8
 # ------------------------------------------------------------------------------------------ bad input
 
 
-def test_bad_uploads_get_clear_errors_and_the_server_keeps_serving(app_server, client, files):  # noqa: F811
+def test_bad_uploads_get_clear_errors_and_the_server_keeps_serving(app_server, client, files):
     import httpx
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
@@ -212,7 +212,7 @@ def test_bad_uploads_get_clear_errors_and_the_server_keeps_serving(app_server, c
         client.predict(handle_file(str(files["corrupt_video"])), 0.3, 0.0, False, True, api_name="/detect_video")
     with pytest.raises(AppError, match=r"Cannot read this video"):
         client.predict(handle_file(str(files["not_image"])), 0.3, 0.0, False, True, api_name="/detect_video")
-    with pytest.raises(AppError, match=rf"15\.0 s long; this app takes videos up to {MAX_VIDEO_SECONDS} s"):
+    with pytest.raises(AppError, match=rf"video .long\.mp4. is 15\.0 s long, over the limit of {MAX_VIDEO_SECONDS} s"):
         client.predict(handle_file(str(files["long_video"])), 0.3, 0.0, False, True, api_name="/detect_video")
     with pytest.raises(AppError, match=r"face_threshold must lie in \[0, 1\]"):
         detect_image(client, files["image_160x120"], face=5.0)
@@ -227,7 +227,7 @@ def test_bad_uploads_get_clear_errors_and_the_server_keeps_serving(app_server, c
     check_result(result, 160, 120)
 
 
-def test_model_info_names_the_loaded_models(client, app_server):  # noqa: F811
+def test_model_info_names_the_loaded_models(client, app_server):
     info = client.predict(api_name="/model_info")
     assert info["loaded"] is True
     assert info["detector"]["source"] == str(app_server.detector)
@@ -332,6 +332,21 @@ def test_video_summary_renders_plot_rows_per_label_and_second():
     assert list(plot["label"]) == ["with_mask", "without_mask", "mask_worn_incorrectly"]  # empty second left out
     assert list(plot["% of faces"]) == [50.0, 50.0, 0.0]
     assert "**20 frames**" in text and "**2 people**" in text and "50%" in text and "stopped early" in text
+    _, text = MaskdetApp(app_args()).render_video_summary({**summary, "stopped": "truncated", "skipped_frames": 2})
+    assert "the file ended early" in text and "2 corrupt frames skipped" in text
+
+
+def test_a_full_disk_while_annotating_is_an_error_not_a_crash(app_server, files, monkeypatch):
+    import gradio as gr
+    from test_faults import FullDiskWriter
+
+    from maskdet import videoio
+    from maskdet.app import MaskdetApp
+
+    app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
+    monkeypatch.setattr(videoio.cv2, "VideoWriter", FullDiskWriter)
+    with pytest.raises(gr.Error, match=r"Cannot process this video: cannot write '.*\.webm': the disk is full"):
+        app.detect_video(str(files["video"]), 0.3, 0.0, False, False, None, lambda *a, **k: None)
 
 
 def test_launch_settings_no_share_link_and_an_upload_cap():
@@ -340,6 +355,7 @@ def test_launch_settings_no_share_link_and_an_upload_cap():
     args = app_args(queue_size=3, max_upload_mb=5)
     kwargs = launch_kwargs(args)
     assert kwargs["share"] is False and kwargs["max_file_size"] == 5 * 1024 * 1024
+    assert kwargs["state_session_capacity"] == 256  # every API call is a session: Gradio keeps 10,000 by default
     assert kwargs["server_name"] == "127.0.0.1"
     demo = build_demo(args)
     assert demo._queue.max_size == 3

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from app_server import ROOT, app_server  # noqa: F401
+from app_server import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "browser"
@@ -81,8 +81,8 @@ def page_width(page) -> tuple[int, int]:
     return tuple(page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]"))
 
 
-def test_upload_an_image_and_see_the_annotated_result(browser, app_server, tmp_path):  # noqa: F811
-    from maskdet.app import example_scene
+def test_upload_an_image_and_see_the_annotated_result(browser, app_server, tmp_path):
+    from maskdet.scenes import example_scene
 
     photo = tmp_path / "street.jpg"
     cv2.imwrite(str(photo), example_scene(3, 480, 360))
@@ -100,7 +100,7 @@ def test_upload_an_image_and_see_the_annotated_result(browser, app_server, tmp_p
     page.context.close()
 
 
-def test_every_tab_fits_a_phone_screen(browser, app_server):  # noqa: F811
+def test_every_tab_fits_a_phone_screen(browser, app_server):
     page = open_app(browser, app_server.url, viewport={"width": 360, "height": 780}, is_mobile=True, has_touch=True)
     page.get_by_role("button", name="Detect masks").wait_for()
     page.locator("button.gallery-item").first.click()  # an example runs at once
@@ -116,7 +116,7 @@ def test_every_tab_fits_a_phone_screen(browser, app_server):  # noqa: F811
     page.context.close()
 
 
-def test_webcam_tab_streams_annotated_frames_from_a_fake_camera(browser, app_server):  # noqa: F811
+def test_webcam_tab_streams_annotated_frames_from_a_fake_camera(browser, app_server):
     page = open_app(browser, app_server.url, viewport={"width": 1280, "height": 900}, permissions=["camera"])
     page.get_by_role("tab", name="Webcam").click()
     page.get_by_text("Click to Access Webcam").click()
@@ -137,7 +137,7 @@ def test_webcam_tab_streams_annotated_frames_from_a_fake_camera(browser, app_ser
     page.context.close()
 
 
-def test_video_tab_plays_the_annotated_video(browser, app_server, tmp_path):  # noqa: F811
+def test_video_tab_plays_the_annotated_video(browser, app_server, tmp_path):
     from app_server import scene_frames, write_video
 
     clip = write_video(tmp_path / "street.mp4", scene_frames(10, (160, 120)), fps=10)

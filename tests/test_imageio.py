@@ -1,9 +1,8 @@
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from bad_inputs import encode, png_with_size, truncated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -11,23 +10,8 @@ from PIL import Image
 from maskdet.imageio import MAX_PIXELS, load_image, rgb_to_bgr
 
 
-def encode(img: Image.Image, fmt: str, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
-
-
 def rgb_image(w=64, h=48, color=(200, 30, 10)) -> Image.Image:
     return Image.new("RGB", (w, h), color)
-
-
-def png_with_size(width: int, height: int) -> bytes:
-    """A valid tiny PNG whose header claims width x height (a decompression bomb's signature)."""
-    data = bytearray(encode(Image.new("L", (8, 8)), "PNG"))
-    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
-    data[16:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
-    return bytes(data)
 
 
 def test_rgb_png_comes_out_bgr():
@@ -99,12 +83,6 @@ def test_paths_and_arrays(tmp_path):
     ]
 
 
-def truncated(fmt: str) -> bytes:
-    rng = np.random.default_rng(0)
-    data = encode(Image.fromarray(rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)), fmt)
-    return data[: len(data) // 2]
-
-
 @pytest.mark.parametrize(
     ("src", "message"),
     [
@@ -165,3 +143,73 @@ def test_mutated_real_images_never_crash(fmt, w, h, seed):
     except ValueError:
         return
     assert out.shape[2] == 3 and out.dtype == np.uint8
+
+
+MODES = ["1", "L", "P", "RGB", "RGBA", "LA", "CMYK", "I;16", "I", "F"]
+FORMATS = {  # which modes each format can hold
+    "PNG": {"1", "L", "P", "RGB", "RGBA", "LA", "I;16", "I"},
+    "JPEG": {"L", "RGB", "CMYK"},
+    "GIF": {"L", "P"},
+    "BMP": {"1", "L", "P", "RGB"},
+    "WEBP": {"RGB", "RGBA"},
+    "TIFF": {"1", "L", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"},
+}
+
+
+@st.composite
+def images(draw):
+    """A random Pillow image in any mode, of any size from 1x1 up, with random content."""
+    mode = draw(st.sampled_from(MODES))
+    w, h = draw(st.integers(1, 48)), draw(st.integers(1, 48))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    if mode == "I;16":
+        return Image.fromarray(rng.integers(0, 65536, (h, w), dtype=np.uint16))
+    if mode in ("I", "F"):
+        return base.convert("L").convert(mode)
+    return base.convert(mode)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(images(), st.sampled_from(sorted(FORMATS)), st.booleans())
+def test_any_valid_image_decodes_to_its_size_in_bgr(img, fmt, as_bytes):
+    """Every mode a format can hold comes out (H, W, 3) uint8 at the encoded size, or is refused as too small."""
+    if img.mode not in FORMATS[fmt]:
+        img = img.convert("RGB" if fmt != "GIF" else "P")
+    data = encode(img, fmt)
+    try:
+        out = load_image(data if as_bytes else Image.open(io.BytesIO(data)))
+    except ValueError as e:
+        assert min(img.size) < 8 and "at least 8x8" in str(e)
+        return
+    assert out.shape == (img.size[1], img.size[0], 3) and out.dtype == np.uint8
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(images(), st.sampled_from(["PNG", "JPEG", "GIF", "WEBP", "TIFF"]), st.floats(0.0, 1.0))
+def test_a_valid_image_cut_anywhere_decodes_or_says_why(img, fmt, keep):
+    if img.mode not in FORMATS[fmt]:
+        img = img.convert("RGB" if fmt != "GIF" else "P")
+    data = encode(img, fmt)
+    try:
+        out = load_image(data[: int(len(data) * keep)])
+    except ValueError as e:
+        assert str(e)  # a message, not an empty error
+        return
+    assert out.ndim == 3 and out.shape[2] == 3 and out.dtype == np.uint8
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from([np.uint8, np.uint16, np.int32, np.float32, np.float64, np.bool_, np.int8, np.complex64]),
+    st.lists(st.integers(0, 40), min_size=1, max_size=4),
+)
+def test_any_array_gives_bgr_or_a_value_error(dtype, shape):
+    arr = np.ones(shape, dtype=dtype)
+    try:
+        out = load_image(arr)
+    except ValueError as e:
+        assert str(e)
+        return
+    assert out.shape[:2] == tuple(shape[:2]) and out.shape[2] == 3 and out.dtype == np.uint8

@@ -9,7 +9,19 @@ import time
 
 import numpy as np
 import pytest
-from video_samples import BLUE, GREEN, RED, BlobDetector, background, flat_frames, moving_faces, read_video, write_video
+from video_samples import (
+    BLUE,
+    GREEN,
+    RED,
+    BlobDetector,
+    background,
+    failing_at,
+    flat_frames,
+    moving_faces,
+    read_video,
+    wipe_frame,
+    write_video,
+)
 
 from maskdet.annotate import draw
 from maskdet.pipeline import Pipeline
@@ -105,13 +117,7 @@ def test_unusable_sources_raise_a_clear_error(tmp_path, make, error, words):
 
 
 def test_corrupt_frame_mid_file_is_skipped_and_counted(tmp_path, pipe):
-    path = write_video(tmp_path / "v.avi", flat_frames(20))  # MJPG: one JPEG per frame
-    data = bytearray(path.read_bytes())
-    starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
-    assert len(starts) == 20
-    end = data.index(b"\xff\xd9", starts[10]) + 2
-    data[starts[10] : end] = bytes(end - starts[10])  # frame 10's JPEG wiped: it no longer decodes
-    path.write_bytes(bytes(data))
+    path = wipe_frame(write_video(tmp_path / "v.avi", flat_frames(20)), 10)
 
     with open_source(path) as src:
         got = [corner(f) for f in src]
@@ -385,14 +391,7 @@ def test_stopping_early_leaves_a_playable_video_and_a_summary(tmp_path, stub_cla
 
 
 def test_an_error_midway_still_closes_the_video_and_writes_the_summary(tmp_path, pipe):
-    calls = []
-
-    def failing(frame):
-        calls.append(1)
-        if len(calls) == 6:
-            raise RuntimeError("model crashed")
-        return pipe(frame)
-
+    failing = failing_at(pipe, 6)
     src = write_video(tmp_path / "in.avi", moving_faces(12, faces=[FACE_B]))
     with pytest.raises(RuntimeError, match="model crashed"):
         process_video(failing, src, tmp_path / "out.webm", summary=tmp_path / "s.json")

@@ -50,13 +50,31 @@ def moving_faces(n: int, size: tuple[int, int] = (160, 120), faces=None) -> list
     return out
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    h, w = frames[0].shape[:2]
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0, size: tuple[int, int] = (64, 48)) -> Path:
+    """Frames into a file whose codec follows the extension; with no frames, an empty video of `size`."""
+    w, h = (frames[0].shape[1], frames[0].shape[0]) if frames else size
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*FOURCC[path.suffix]), fps, (w, h))
     assert writer.isOpened(), path
     for frame in frames:
         writer.write(frame)
     writer.release()
+    return path
+
+
+def wipe_frame(path: Path, index: int) -> Path:
+    """Zero one frame's JPEG inside an MJPG .avi, in place: that frame no longer decodes, the rest do."""
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
+    end = data.index(b"\xff\xd9", starts[index]) + 2
+    data[starts[index] : end] = bytes(end - starts[index])
+    path.write_bytes(bytes(data))
+    return path
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut a file to `keep` of its bytes, in place (a download or copy that stopped)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
     return path
 
 
@@ -87,3 +105,16 @@ class BlobDetector:
         _n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
         boxes = [[x, y, x + w, y + h] for x, y, w, h, area in stats[1:] if area >= self.min_area and self.score >= conf]
         return Faces(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), self.score, np.float32))
+
+
+def failing_at(pipeline, call: int, error: BaseException | None = None):
+    """`pipeline`, except that its `call`-th call raises `error` (a RuntimeError 'model crashed')."""
+    calls = []
+
+    def run(frame):
+        calls.append(1)
+        if len(calls) == call:
+            raise error or RuntimeError("model crashed")
+        return pipeline(frame)
+
+    return run

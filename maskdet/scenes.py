@@ -1,0 +1,64 @@
+"""Generated street-like scenes with drawn faces, masked or not: the app's examples and the load test's input.
+
+The project ships no third-party photos; these are drawn with OpenCV and the synthetic masks of training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _cartoon_face(img: np.ndarray, cx: int, cy: int, size: int, placement: str | None, rng) -> None:
+    """Draw a simple face (and a synthetic mask, as in training) centred at (cx, cy), in place."""
+    import cv2
+
+    from maskdet.synth import draw_mask
+
+    skin = tuple(int(c) for c in rng.choice([(140, 170, 220), (100, 140, 190), (70, 100, 150), (170, 200, 235)]))
+    w, h = size, int(size * 1.3)
+    cv2.ellipse(img, (cx, cy), (w // 2, h // 2), 0, 0, 360, skin, -1, cv2.LINE_AA)
+    cv2.ellipse(img, (cx, cy - h // 3), (w // 2 + 2, h // 4), 0, 180, 360, (40, 40, 60), -1, cv2.LINE_AA)  # hair
+    ex, ey = w // 5, cy - h // 10
+    for x in (cx - ex, cx + ex):
+        cv2.circle(img, (x, ey), max(2, size // 14), (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(img, (x, ey), max(1, size // 28), (40, 30, 30), -1, cv2.LINE_AA)
+    nose = (cx, cy + h // 20)
+    cv2.line(img, (cx, ey + 4), nose, (80, 100, 150), max(1, size // 40), cv2.LINE_AA)
+    mouth_y = cy + h // 5
+    cv2.ellipse(img, (cx, mouth_y), (w // 6, h // 20), 0, 0, 180, (60, 60, 170), max(1, size // 30), cv2.LINE_AA)
+    if placement:
+        landmarks = np.array(
+            [[cx - ex, ey], [cx + ex, ey], list(nose), [cx - w // 6, mouth_y], [cx + w // 6, mouth_y]], np.float32
+        )
+        img[:] = draw_mask(img, landmarks, placement, rng)
+
+
+def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) -> np.ndarray:
+    """A generated street-like scene (BGR) with `n` drawn faces, masked or not; for examples and tests."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
+    top, bottom = rng.uniform(150, 230, 3), rng.uniform(60, 140, 3)
+    img = (top * (1 - y) + bottom * y).repeat(width, axis=1).astype(np.uint8)
+    placements = ["correct", None, "below_nose", "correct", None, "chin"]
+    size = max(24, min(width // (n + 1), height // 3))
+    for i in range(n):
+        cx = int((i + 1) * width / (n + 1) + rng.integers(-size // 4, size // 4 + 1))
+        cy = int(height / 2 + rng.integers(-height // 8, height // 8 + 1))
+        _cartoon_face(img, cx, cy, size, placements[(i + seed) % len(placements)], rng)
+    return img
+
+
+def example_images(folder: Path) -> list[str]:
+    """Generated example scenes as JPEG files in `folder`; the project ships no third-party photos."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed, (w, h, n) in enumerate([(640, 480, 3), (640, 426, 2), (480, 640, 1)]):
+        path = folder / f"generated_scene_{seed}.jpg"
+        if not path.is_file():
+            cv2.imwrite(str(path), example_scene(seed, w, h, n), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        paths.append(str(path))
+    return paths
