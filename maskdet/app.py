@@ -40,6 +40,7 @@ import gradio as gr  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
 from maskdet.app_inputs import check_uploaded, flag, hide_paths, payload_path, read_image, threshold  # noqa: E402
+from maskdet.detector import DEFAULT_IMGSZ  # noqa: E402
 from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
 from maskdet.scenes import example_images  # noqa: E402
@@ -192,7 +193,7 @@ class Models:
         imgsz: detector input size.
     """
 
-    def __init__(self, detector: str | None = None, classifier: str | None = None, imgsz: int = 640):
+    def __init__(self, detector: str | None = None, classifier: str | None = None, imgsz: int = DEFAULT_IMGSZ):
         self.detector_source = detector
         self.classifier_source = classifier
         self.imgsz = imgsz

@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from maskdet.detector import DEFAULT_IMGSZ
+
 SHARED = Path("..") / "shared"  # the datasets folder beside a checkout
 
 
@@ -131,9 +133,9 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False) -> N
     p.add_argument("--face-threshold", type=float, default=0.35, help="minimum face confidence")
     p.add_argument("--label-threshold", type=float, default=0.0, help="below this the label is 'unknown'")
     if several_sizes:
-        p.add_argument("--imgsz", type=int, nargs="+", default=[640], help="one or more detector input sizes")
+        p.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
     else:
-        p.add_argument("--imgsz", type=int, default=640, help="detector input size")
+        p.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="detector input size (longest side)")
 
 
 def pipeline_from_args(a: argparse.Namespace):
@@ -215,7 +217,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("faces", help="face detector AP / recall by face size, with YuNet as the baseline")
     add_data_args(f)
     f.add_argument("--detector", default=None, help="detector file, folder or hub id (default: bundled)")
-    f.add_argument("--imgsz", type=int, nargs="+", default=[640], help="one or more detector input sizes")
+    f.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
     f.add_argument("--yunet-threshold", type=float, default=0.6)

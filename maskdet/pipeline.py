@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from maskdet.detector import DEFAULT_IMGSZ
 from maskdet.results import Faces
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class Pipeline:
     classifier: MaskClassifier
     face_threshold: float = 0.35
     iou: float = 0.5
-    imgsz: int = 640
+    imgsz: int = DEFAULT_IMGSZ
     margin: float = DEFAULT_MARGIN
     label_threshold: float = 0.0
 

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from maskdet.data import VocImage
+from maskdet.detector import DEFAULT_IMGSZ
 from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
@@ -157,7 +158,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def evaluate_pipeline(
-    pipe: Pipeline, items: Sequence[VocImage], imgsz: Sequence[int] = (640,), floor: float = FLOOR
+    pipe: Pipeline, items: Sequence[VocImage], imgsz: Sequence[int] = (DEFAULT_IMGSZ,), floor: float = FLOOR
 ) -> dict[str, dict]:
     """`score_faces` for the pipeline at each detector input size; keys are the sizes as strings.
 
