@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--line", type=parse_line, default=None, metavar="X1,Y1,X2,Y2", help="count people crossing")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_model_args(p)
+    add_model_args(p, live=True)
     return p
 
 

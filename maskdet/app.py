@@ -40,7 +40,7 @@ import gradio as gr  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
 from maskdet.app_inputs import check_uploaded, flag, hide_paths, payload_path, read_image, threshold  # noqa: E402
-from maskdet.detector import DEFAULT_IMGSZ  # noqa: E402
+from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ  # noqa: E402
 from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
 from maskdet.scenes import example_images  # noqa: E402
@@ -78,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
     from maskdet.cli import add_model_args
 
     p = argparse.ArgumentParser(prog="app.py", description="maskdet Gradio app and HTTP API.")
-    add_model_args(p)
+    add_model_args(p)  # --imgsz: photos (Image tab, /detect_image)
+    p.add_argument("--live-imgsz", type=int, default=LIVE_IMGSZ, help="detector input size for the webcam and videos")
     p.set_defaults(
         detector=os.environ.get("MASKDET_DETECTOR") or None,
         classifier=os.environ.get("MASKDET_CLASSIFIER") or None,
@@ -190,13 +191,21 @@ class Models:
     Args:
         detector: file, folder or hub repo id (None: bundled).
         classifier: folder or hub repo id (None: bundled).
-        imgsz: detector input size.
+        imgsz: detector input size for photos.
+        live_imgsz: detector input size for webcam frames and videos (the real-time one).
     """
 
-    def __init__(self, detector: str | None = None, classifier: str | None = None, imgsz: int = DEFAULT_IMGSZ):
+    def __init__(
+        self,
+        detector: str | None = None,
+        classifier: str | None = None,
+        imgsz: int = DEFAULT_IMGSZ,
+        live_imgsz: int = LIVE_IMGSZ,
+    ):
         self.detector_source = detector
         self.classifier_source = classifier
         self.imgsz = imgsz
+        self.live_imgsz = live_imgsz
         self._load_lock = threading.Lock()
         self.infer_lock = threading.Lock()
         self._models: tuple[Any, Any] | None = None
@@ -220,7 +229,7 @@ class Models:
                 self._models = (detector, classifier)
         return self._models
 
-    def pipeline(self, face_threshold: float, label_threshold: float) -> _Serialised:
+    def pipeline(self, face_threshold: float, label_threshold: float, live: bool = False) -> _Serialised:
         """A Pipeline with this request's thresholds around the shared models (thresholds are per request)."""
         from maskdet.pipeline import Pipeline
 
@@ -231,7 +240,7 @@ class Models:
                 classifier,
                 face_threshold=float(face_threshold),
                 label_threshold=float(label_threshold),
-                imgsz=self.imgsz,
+                imgsz=self.live_imgsz if live else self.imgsz,
             )
         except (TypeError, ValueError) as e:
             raise gr.Error(str(e), title="Bad setting") from e
@@ -353,7 +362,7 @@ class MaskdetApp:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.models = Models(args.detector, args.classifier, args.imgsz)
+        self.models = Models(args.detector, args.classifier, args.imgsz, getattr(args, "live_imgsz", LIVE_IMGSZ))
         self._stops: dict[str, threading.Event] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="maskdet-app-"))
         atexit.register(self.cleanup)
@@ -407,7 +416,7 @@ class MaskdetApp:
         blur, track = flag("blur", blur, False), flag("track", track, True)
         image = read_image(frame, request)
         state = state if isinstance(state, LiveState) else LiveState()
-        pipe = self._pipeline(face_threshold, label_threshold)
+        pipe = self._pipeline(face_threshold, label_threshold, live=True)
         engine = _video_engine()
         t0 = time.perf_counter()
         if engine is None:  # no video engine: label each frame alone
@@ -474,7 +483,7 @@ class MaskdetApp:
             raise gr.Error(f"Cannot read this video: {hide_paths(e)}", title="Not a usable video") from e
         fps = float(source.fps)
         try:
-            pipe = self._pipeline(face_threshold, label_threshold)
+            pipe = self._pipeline(face_threshold, label_threshold, live=True)
             _prune(self.work_dir / "videos")
             out_dir = self.work_dir / "videos" / uuid.uuid4().hex
             out_dir.mkdir(parents=True)
@@ -586,6 +595,7 @@ class MaskdetApp:
             "detector": {
                 "source": str(det_path) if det_path else str(self.models.detector_source),
                 "imgsz": self.models.imgsz,
+                "live_imgsz": self.models.live_imgsz,
                 "metrics": _detector_metrics(Path(det_path) if det_path else None),
             },
             "classifier": {
@@ -609,7 +619,8 @@ class MaskdetApp:
         lines = [
             f"### maskdet {info['version']}",
             "",
-            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px)",
+            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos, "
+            f"{det.get('live_imgsz')} px for the webcam and videos)",
         ]
         if m := det.get("metrics"):
             lines.append(
@@ -640,10 +651,10 @@ class MaskdetApp:
         return f"⚠️ **No models available.** {problem}" if problem else ""
 
     # ---- helpers
-    def _pipeline(self, face_threshold: float | None, label_threshold: float | None) -> _Serialised:
+    def _pipeline(self, face_threshold: float | None, label_threshold: float | None, live: bool = False) -> _Serialised:
         face = threshold("face_threshold", face_threshold, self.args.face_threshold)
         label = threshold("label_threshold", label_threshold, self.args.label_threshold)
-        return self.models.pipeline(face, label)
+        return self.models.pipeline(face, label, live=live)
 
     @staticmethod
     def _session(request: gr.Request | None) -> str:

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from maskdet.detector import DEFAULT_IMGSZ
+from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ
 
 SHARED = Path("..") / "shared"  # the datasets folder beside a checkout
 
@@ -126,8 +126,11 @@ def train_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False) -> None:
-    """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py, evaluate.py)."""
+def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live: bool = False) -> None:
+    """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py, evaluate.py).
+
+    `live`: video entry points, whose default detector size is the real-time one (LIVE_IMGSZ).
+    """
     p.add_argument("--detector", default=None, help="detector .pt/.onnx file, folder or hub repo id (default: bundled)")
     p.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
     p.add_argument("--face-threshold", type=float, default=0.35, help="minimum face confidence")
@@ -135,7 +138,8 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False) -> N
     if several_sizes:
         p.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
     else:
-        p.add_argument("--imgsz", type=int, default=DEFAULT_IMGSZ, help="detector input size (longest side)")
+        size = LIVE_IMGSZ if live else DEFAULT_IMGSZ
+        p.add_argument("--imgsz", type=int, default=size, help=f"detector input size, longest side (default {size})")
 
 
 def pipeline_from_args(a: argparse.Namespace):

@@ -103,3 +103,23 @@ def test_real_tiny_models_end_to_end(tiny_detector, tiny_classifier, frame):
         np.testing.assert_allclose(faces.probs.sum(1), 1, atol=1e-5)
         assert (faces.boxes[:, 2] <= 640).all() and (faces.boxes[:, 3] <= 480).all()
     assert len(pipe(np.zeros((480, 640, 3), np.uint8))) >= 0
+
+
+def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_classifier, frame):
+    """Photos default to the accurate size, video entry points to the real-time one; both reach the detector."""
+    import detect_video
+    from maskdet.app import Models, parse_args
+    from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ
+
+    assert LIVE_IMGSZ < DEFAULT_IMGSZ
+    assert Pipeline(stub_detector([]), stub_classifier).imgsz == DEFAULT_IMGSZ
+    assert detect_video.build_parser().parse_args(["--source", "0"]).imgsz == LIVE_IMGSZ
+    args = parse_args([])
+    assert (args.imgsz, args.live_imgsz) == (DEFAULT_IMGSZ, LIVE_IMGSZ)
+
+    det = stub_detector([[10, 10, 60, 60]])
+    models = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ)
+    models._models = (det, stub_classifier)  # loaded: no files needed
+    models.pipeline(0.3, 0.0)(frame)
+    models.pipeline(0.3, 0.0, live=True)(frame)
+    assert [c["imgsz"] for c in det.calls] == [DEFAULT_IMGSZ, LIVE_IMGSZ]
