@@ -168,6 +168,12 @@ def detect_main(argv: list[str]) -> int:
     from maskdet.annotate import draw
     from maskdet.imageio import load_image
 
+    if a.output_dir:
+        try:
+            a.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(f"error: cannot create --output-dir {str(a.output_dir)!r} ({e.strerror or e})", file=sys.stderr)
+            return 2
     failed = 0
     for path in a.images:
         try:
@@ -177,10 +183,16 @@ def detect_main(argv: list[str]) -> int:
             failed += 1
             continue
         faces = pipe(frame)
-        print(json.dumps({"image": str(path), **faces.to_dict()}))
+        print(json.dumps({"image": str(path), **faces.to_dict()}), flush=True)  # the result is out first
         if a.output_dir:
-            a.output_dir.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(a.output_dir / f"{path.stem}.jpg"), draw(frame, faces, blur=a.blur))
+            out = a.output_dir / f"{path.stem}.jpg"
+            try:
+                written = cv2.imwrite(str(out), draw(frame, faces, blur=a.blur))
+            except cv2.error:
+                written = False
+            if not written:  # imwrite says False, not why: a full disk or a folder that stopped being writable
+                print(f"warning: could not write {str(out)!r} (disk full or not writable?)", file=sys.stderr)
+                failed += 1
     return 1 if failed else 0
 
 
