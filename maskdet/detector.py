@@ -79,14 +79,13 @@ class FaceDetector:
     """Finds faces in BGR frames with an ultralytics YOLO model.
 
     Args:
-        model: a loaded `ultralytics.YOLO`.
+        model: a loaded `ultralytics.YOLO` (.pt) or `maskdet.ort.OnnxYolo` (.onnx).
         path: where it came from (for messages and the About tab).
     """
 
     def __init__(self, model: Any, path: Path | None = None):
         self.model = model
         self.path = path
-        self.imgsz_fixed: int | None = None  # a static ONNX export only accepts its own size
 
     @classmethod
     def load(cls, source: str | Path | None = None) -> FaceDetector:
@@ -98,7 +97,6 @@ class FaceDetector:
                 from maskdet.ort import OnnxYolo
 
                 det.model = OnnxYolo(path)
-                det.imgsz_fixed = det.model.fixed
             else:
                 configure_ultralytics()
                 from ultralytics import YOLO
@@ -108,6 +106,11 @@ class FaceDetector:
         except Exception as e:
             raise ValueError(f"cannot load face detector {str(path)!r} ({brief(e)}): {FIX}") from e
         return det
+
+    @property
+    def imgsz_fixed(self) -> int | None:
+        """The one input size a static ONNX export accepts; None when any size works."""
+        return getattr(self.model, "fixed", None)
 
     @classmethod
     def from_config(cls, yaml: str = "yolov8n.yaml") -> FaceDetector:
@@ -129,11 +132,10 @@ class FaceDetector:
         Returns:
             `Faces` with boxes in `frame` pixels, unclassified (label_ids = -1).
         """
-        size = self.imgsz_fixed or imgsz
-        if not hasattr(self.model, "predict"):  # the onnxruntime fast path
-            boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=size)
+        if not hasattr(self.model, "predict"):  # the onnxruntime fast path (a static export uses its own size)
+            boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=imgsz)
             return Faces(boxes=boxes, scores=scores) if len(boxes) else Faces.empty()
-        result = self.model.predict(frame, conf=conf, iou=iou, imgsz=size, device="cpu", verbose=False)[0]
+        result = self.model.predict(frame, conf=conf, iou=iou, imgsz=imgsz, device="cpu", verbose=False)[0]
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
             return Faces.empty()
