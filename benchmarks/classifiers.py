@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(fn, repeats: int, warmup: int = 3) -> tuple[float, float]:
-    """(median, p90) milliseconds of `fn()`."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling latency.py, also when imported
+from latency import median_p90, timings  # noqa: E402
 
 
 def compare(folders: list[Path], repeats: int, batch: int = 8) -> list[dict]:
@@ -48,9 +35,10 @@ def compare(folders: list[Path], repeats: int, batch: int = 8) -> list[dict]:
         metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
         per_class = metrics.get("per_class", {})
         with tempfile.TemporaryDirectory() as tmp:
-            onnx = MaskClassifier(None, clf.label_names, session=_session(clf, Path(tmp)), pretrained_cfg=_cfg(clf))
-            torch_ms = timed(lambda c=clf: c.classify(crops), repeats)
-            onnx_ms = timed(lambda c=onnx: c.classify(crops), repeats)
+            # the shipping path: save_pretrained(onnx=True) writes model.onnx, from_pretrained runs it
+            onnx = MaskClassifier.from_pretrained(clf.save_pretrained(tmp, onnx=True), backend="onnx")
+            torch_ms = median_p90(timings(lambda c=clf: c.classify(crops), repeats, warmup=3)[0])
+            onnx_ms = median_p90(timings(lambda c=onnx: c.classify(crops), repeats, warmup=3)[0])
         n_params = sum(p.numel() for p in clf.model.parameters())
         rows.append(
             {
@@ -67,17 +55,6 @@ def compare(folders: list[Path], repeats: int, batch: int = 8) -> list[dict]:
             }
         )
     return rows
-
-
-def _session(clf, tmp: Path):
-    from maskdet.ort import session
-
-    return session(clf.export_onnx(tmp / "model.onnx"), "classifier")
-
-
-def _cfg(clf) -> dict:
-    h, w = clf.input_size
-    return {"input_size": (3, h, w), "mean": tuple(clf.mean), "std": tuple(clf.std)}
 
 
 def table(rows: list[dict]) -> str:

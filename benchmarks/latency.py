@@ -59,21 +59,21 @@ def make_frame(n_faces: int, faces: list[np.ndarray], seed: int = 0) -> np.ndarr
     return frame
 
 
-def timings(fn, frame: np.ndarray, repeats: int, warmup: int = 2) -> tuple[list[float], int]:
-    """Milliseconds of `repeats` calls after `warmup` ones, and the number of faces found."""
+def timings(call, repeats: int, warmup: int = 2) -> tuple[list[float], object]:
+    """Milliseconds of `repeats` calls of `call()` after `warmup` ones, and the last result."""
     for _ in range(warmup):
-        fn(frame)
-    times, found = [], 0
+        call()
+    times, result = [], None
     for _ in range(repeats):
         t = time.perf_counter()
-        found = len(fn(frame))
+        result = call()
         times.append((time.perf_counter() - t) * 1000)
-    return times, found
+    return times, result
 
 
-def summarise(times: list[float], found: int) -> dict:
+def median_p90(times: list[float]) -> tuple[float, float]:
     times = sorted(times)
-    return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * (len(times) - 1))], "faces_found": found}
+    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
 
 
 def configurations(args) -> dict:
@@ -131,14 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     # Configurations take turns over several rounds, so that a slower or faster spell of the machine
     # (other processes, clock changes) is shared by all of them instead of landing on one.
     rounds = max(1, min(args.rounds, args.repeats))
-    raw: dict[str, dict[int, list]] = {name: {n: [[], 0] for n in frames} for name in configs}
+    times: dict[tuple[str, int], list[float]] = {(name, n): [] for name in configs for n in frames}
+    found: dict[tuple[str, int], int] = {}
     for _ in range(rounds):
         for name, fn in configs.items():
             for n, frame in frames.items():
-                times, found = timings(fn, frame, args.repeats // rounds)
-                raw[name][n][0] += times
-                raw[name][n][1] = found
-    results = {name: {n: summarise(*cell) for n, cell in per_n.items()} for name, per_n in raw.items()}
+                t, result = timings(lambda fn=fn, frame=frame: fn(frame), args.repeats // rounds)
+                times[name, n] += t
+                found[name, n] = len(result)
+    results: dict[str, dict] = {name: {} for name in configs}
+    for (name, n), t in times.items():
+        median, p90 = median_p90(t)
+        results[name][n] = {"median_ms": median, "p90_ms": p90, "faces_found": found[name, n]}
     base = next(iter(results.values()))
     print(f"640x480 frames, {num_threads()} threads, median / p90 ms over {args.repeats} calls")
     print("cells: median / p90 ms (faces found), FPS, ratio = median / baseline median")
