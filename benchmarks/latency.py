@@ -80,7 +80,7 @@ def configurations(args) -> dict:
     """name -> callable(frame) -> Faces; the baseline first."""
     from maskdet.baselines import YuNetDetector
     from maskdet.classifier import MaskClassifier
-    from maskdet.detector import FaceDetector
+    from maskdet.detector import FaceDetector, run_sizes
     from maskdet.pipeline import Pipeline
 
     configs = {}
@@ -91,7 +91,7 @@ def configurations(args) -> dict:
         configs["baseline: YuNet + classifier"] = Pipeline(yunet, main_clf, face_threshold=0.6, iou=0.3)
     for det_path in args.detectors:
         det = FaceDetector.load(det_path)
-        for size in args.imgsz if det.imgsz_fixed is None else [det.imgsz_fixed]:
+        for size in run_sizes(det, args.imgsz):
             for backend, c in clf.items():
                 name = f"maskdet {det.path.suffix[1:]} det @{size}, {backend} clf"
                 configs[name] = Pipeline(det, c, imgsz=size)

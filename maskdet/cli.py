@@ -252,14 +252,14 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 def _evaluate_faces(a: argparse.Namespace) -> str:
     from maskdet.baselines import YuNetDetector
-    from maskdet.detector import FaceDetector
+    from maskdet.detector import FaceDetector, run_sizes
     from maskdet.face_eval import evaluate_faces, format_table
 
     items = voc_items(a)
     det = FaceDetector.load(a.detector)
     reports = {}
-    for size in a.imgsz:
-        reports[f"maskdet {det.path.name} @{det.imgsz_fixed or size}"] = evaluate_faces(
+    for size in run_sizes(det, a.imgsz):
+        reports[f"maskdet {det.path.name} @{size}"] = evaluate_faces(
             lambda frame, conf, size=size: det.detect(frame, conf=conf, imgsz=size), items, a.threshold
         )
     if a.yunet and Path(a.yunet).is_file():

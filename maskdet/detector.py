@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ def resolve_detector(source: str | Path | None) -> Path:
     raise FileNotFoundError(
         f"detector {str(source)!r} not found: pass a .pt/.onnx file, a folder holding detector.onnx, or a hub repo id"
     )
+
+
+def run_sizes(detector: Any, asked: Sequence[int]) -> list[int]:
+    """The input sizes `detector` really runs for `asked`, each once, in order (a static ONNX export has one)."""
+    fixed = getattr(detector, "imgsz_fixed", None)
+    return list(dict.fromkeys(fixed or n for n in asked))
 
 
 def _download_from_hub(repo_id: str) -> Path:

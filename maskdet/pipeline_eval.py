@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from maskdet.data import VocImage
-from maskdet.detector import DEFAULT_IMGSZ
+from maskdet.detector import DEFAULT_IMGSZ, run_sizes
 from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
@@ -165,8 +165,7 @@ def evaluate_pipeline(
     A static ONNX detector runs at its own size whatever is asked; the report says which size ran.
     """
     reports = {}
-    fixed = getattr(pipe.detector, "imgsz_fixed", None)
-    for size in dict.fromkeys(fixed or n for n in imgsz):  # each size once, in the order asked
+    for size in run_sizes(pipe.detector, imgsz):
         faces, median_s = run_pipeline(replace(pipe, imgsz=size), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
         reports[str(size)] = {"imgsz": size, **report, "median_ms_per_image": round(median_s * 1000, 1)}

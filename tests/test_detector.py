@@ -82,3 +82,12 @@ def test_letterbox_rectangular_and_square():
     assert blob[0, :, :40].max() == pytest.approx(114 / 255) and blob.dtype == np.float32
     blob, _, _ = letterbox(np.zeros((100, 330, 3), np.uint8), 320)  # 320x97 -> padded to 320x128
     assert blob.shape == (1, 3, 128, 320)
+
+
+def test_run_sizes_each_once_and_a_static_export_only_its_own(stub_detector):
+    from maskdet.detector import run_sizes
+
+    dynamic = stub_detector([])  # no imgsz_fixed: any size runs
+    assert run_sizes(dynamic, [640, 320, 640]) == [640, 320]
+    dynamic.imgsz_fixed = 416  # a static export: whatever is asked, 416 runs, and once
+    assert run_sizes(dynamic, [640, 320]) == [416]
