@@ -29,6 +29,9 @@ class _Person:
     reported: set = field(default_factory=set)  # violation labels already sent as events
 
 
+MIN_LOST_FRAMES = 3  # a person survives at least this many missed frames, however slow the frames
+
+
 class Tracker:
     """Track faces across frames and smooth their labels.
 
@@ -38,7 +41,10 @@ class Tracker:
         min_hits: observations with a track id before a face counts as a person (gets a number, is
             counted, can raise an event). Short false detections never reach it.
         fps: frame rate of the video; ByteTrack scales its lost-track buffer with it.
-        lost_seconds: how long a person may be unseen (occluded, missed) and keep their id.
+        lost_seconds: how long a person may be unseen (occluded, missed) and keep their id. When frames
+            come slower than `lost_seconds / MIN_LOST_FRAMES` apart (an overloaded laptop, a slow stream),
+            each gap counts as that long, so a person still survives `MIN_LOST_FRAMES` missed frames
+            instead of getting a new id on every frame.
         track_threshold: detector confidence that starts a track and splits ByteTrack's high/low stages.
         match_iou: minimum IoU between a predicted track box and a detection to match them.
         violations: labels that raise an event.
@@ -65,6 +71,9 @@ class Tracker:
 
         self.window = window
         self.min_hits = min_hits
+        self._max_step = lost_seconds / MIN_LOST_FRAMES if lost_seconds > 0 else float("inf")
+        self._last_time: float | None = None  # the caller's time of the last frame
+        self._track_time = 0.0  # the clock ByteTrack sees: the caller's, with each gap capped at _max_step
         self.violations = tuple(violations)
         self._bytetrack = ByteTrackTracker(
             lost_track_buffer=max(0, round(30 * lost_seconds)),  # counted in 30 FPS frames, scaled by frame_rate
@@ -107,7 +116,7 @@ class Tracker:
             confidence=faces.scores.astype(np.float32),
             data={"index": np.arange(n)},
         )
-        tracked = self._bytetrack.update(detections, timestamp=time)
+        tracked = self._bytetrack.update(detections, timestamp=self._tracker_time(time))
         bytetrack_ids = np.full(n, -1, np.int64)
         if len(tracked):
             bytetrack_ids[np.asarray(tracked.data["index"], np.int64)] = tracked.tracker_id
@@ -191,9 +200,24 @@ class Tracker:
             out[UNKNOWN] = counts[UNKNOWN]
         return out
 
+    def _tracker_time(self, time: float | None) -> float | None:
+        """The timestamp for ByteTrack: `time` with each gap longer than `_max_step` shortened to it."""
+        if time is None or not np.isfinite(time):
+            return time  # frame-counting mode, or ByteTrack's own warning
+        if self._last_time is not None:
+            step = float(time) - self._last_time
+            if step <= 0:
+                return self._track_time + step  # ByteTrack warns and skips, as for the caller's own times
+            self._track_time += min(step, self._max_step)
+        else:
+            self._track_time = float(time)
+        self._last_time = float(time)
+        return self._track_time
+
     def reset(self) -> None:
         """Forget every track and person (a new video)."""
         self._bytetrack.reset()
+        self._last_time, self._track_time = None, 0.0
         self._people.clear()
         self._numbers = 0
         self.frame = -1

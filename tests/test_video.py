@@ -259,6 +259,27 @@ def test_short_detections_never_count_as_people():
     assert sum(tracker.people().values()) == 0 and tracker.events == []
 
 
+def test_slow_frames_keep_their_people():
+    """Frames 2 s apart (an overloaded laptop) must not give a still person a new id on every frame."""
+    tracker = Tracker(min_hits=3, lost_seconds=1.0)
+    ids = [tracker.update(faces_of([box_at(0)], [1]), time=2.0 * i).track_ids.tolist() for i in range(5)]
+    assert ids[-1] == ids[-2] == [1]
+    assert tracker.people()["without_mask"] == sum(tracker.people().values()) == 1
+
+
+def test_a_person_missing_for_longer_than_lost_seconds_gets_a_new_id():
+    tracker = Tracker(min_hits=2, fps=10, lost_seconds=0.5)
+    t = iter(i / 10 for i in range(100))
+    for _ in range(4):
+        first = tracker.update(faces_of([box_at(0)], [1]), time=next(t))
+    for _ in range(10):  # 1 s at 10 FPS with nobody there
+        tracker.update(Faces.empty(), time=next(t))
+    for _ in range(3):
+        again = tracker.update(faces_of([box_at(0)], [1]), time=next(t))
+    assert first.track_ids.tolist() == [1] and again.track_ids.tolist() == [2]
+    assert tracker.people()["without_mask"] == sum(tracker.people().values()) == 2
+
+
 def test_one_event_per_person_first_confirmed_without_a_proper_mask():
     tracker = Tracker(min_hits=3)
     for i in range(20):
