@@ -79,6 +79,23 @@ def test_label_probability_reorders_the_ranking():
     assert np.isnan(r["per_class"]["mask_worn_incorrectly"]["ap50"]) and r["pr50"]["mask_worn_incorrectly"] is None
 
 
+def test_every_class_protocol_ranks_the_runner_up_class_too():
+    """z (truly incorrect) is called with_mask at 0.6 with 0.4 incorrect: by top label it is a false
+    with_mask and incorrect AP is 0; scored for every class (ultralytics' val) it is the only incorrect
+    detection and incorrect AP is 1, while w (with_mask) still ranks above z for with_mask (AP 1)."""
+    boxes = np.array([[0, 0, 20, 20], [50, 50, 70, 70]], np.float32)
+    items = [VocImage(Path("a.jpg"), 100, 100, boxes, ["mask_worn_incorrectly", "with_mask"])]
+    probs = np.array([[0.6, 0.0, 0.4], [1.0, 0.0, 0.0]], np.float32)
+    faces = [Faces(boxes, np.array([0.9, 0.95]), probs.argmax(1), probs=probs)]
+    r = score_faces(items, faces, LABELS, face_threshold=0.5)
+    assert r["per_class"]["mask_worn_incorrectly"]["ap50"] == pytest.approx(0.0)
+    assert r["every_class"]["ap50"]["mask_worn_incorrectly"] == pytest.approx(1.0)
+    assert r["per_class"]["mask_worn_incorrectly"]["ap50_every_class"] == pytest.approx(1.0)
+    assert r["every_class"]["ap50"]["with_mask"] == pytest.approx(1.0)
+    assert r["every_class"]["map50"] == pytest.approx(1.0) and r["map50"] == pytest.approx(0.5)
+    assert r["confusion"]["matrix"][2][0] == 1  # the operating point still calls z with_mask
+
+
 def test_unknown_ground_truth_label_is_an_error():
     items = [VocImage(Path("a.jpg"), 10, 10, np.zeros((1, 4), np.float32), ["with_mask"])]
     with pytest.raises(ValueError, match="with_mask"):
@@ -106,11 +123,11 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     assert set(data) == {"config", "reports"} and set(data["reports"]) == {"160", "96"}
     r = data["reports"]["160"]
     assert {
-        "imgsz", "images", "faces", "map50", "map50_95", "per_class", "by_size", "face_score_ranking", "face",
-        "operating_point", "confusion", "pr50", "median_ms_per_image",
+        "imgsz", "images", "faces", "map50", "map50_95", "per_class", "by_size", "face_score_ranking", "every_class",
+        "face", "operating_point", "confusion", "pr50", "median_ms_per_image",
     } == set(r)  # fmt: skip
     assert set(r["per_class"]) == set(LABELS) and set(r["per_class"]["with_mask"]) == {
-        "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "precision", "recall",
+        "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "ap50_every_class", "precision", "recall",
     }  # fmt: skip
     assert r["images"] == 12 and r["faces"] == 23  # 11 images x 2 faces + the clipped one
     assert np.array(r["confusion"]["matrix"])[:3].sum() == 23
