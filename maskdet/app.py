@@ -193,6 +193,7 @@ class Models:
         classifier: folder or hub repo id (None: bundled).
         imgsz: detector input size for photos.
         live_imgsz: detector input size for webcam frames and videos (the real-time one).
+        zoom: a second, zoomed detector pass for photos that adds small faces (None: one pass).
     """
 
     def __init__(
@@ -201,11 +202,13 @@ class Models:
         classifier: str | None = None,
         imgsz: int = DEFAULT_IMGSZ,
         live_imgsz: int = LIVE_IMGSZ,
+        zoom: int | None = None,
     ):
         self.detector_source = detector
         self.classifier_source = classifier
         self.imgsz = imgsz
         self.live_imgsz = live_imgsz
+        self.zoom = zoom
         self._load_lock = threading.Lock()
         self.infer_lock = threading.Lock()
         self._models: tuple[Any, Any] | None = None
@@ -241,6 +244,7 @@ class Models:
                 face_threshold=float(face_threshold),
                 label_threshold=float(label_threshold),
                 imgsz=self.live_imgsz if live else self.imgsz,
+                zoom=None if live else self.zoom,
             )
         except (TypeError, ValueError) as e:
             raise gr.Error(str(e), title="Bad setting") from e
@@ -362,7 +366,7 @@ class MaskdetApp:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.models = Models(args.detector, args.classifier, args.imgsz, args.live_imgsz)
+        self.models = Models(args.detector, args.classifier, args.imgsz, args.live_imgsz, args.zoom)
         self._stops: dict[str, threading.Event] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="maskdet-app-"))
         atexit.register(self.cleanup)
@@ -595,6 +599,7 @@ class MaskdetApp:
             "detector": {
                 "source": str(det_path) if det_path else str(self.models.detector_source),
                 "imgsz": self.models.imgsz,
+                "zoom": self.models.zoom,
                 "live_imgsz": self.models.live_imgsz,
                 "metrics": _detector_metrics(Path(det_path) if det_path else None),
             },
@@ -619,7 +624,8 @@ class MaskdetApp:
         lines = [
             f"### maskdet {info['version']}",
             "",
-            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos, "
+            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos"
+            f"{f' plus a {z} px pass for small faces' if (z := det.get('zoom')) else ''}, "
             f"{det.get('live_imgsz')} px for the webcam and videos)",
         ]
         if m := det.get("metrics"):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from maskdet._env import configure_ultralytics
@@ -19,6 +20,10 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 # on 2 CPU cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. README, Speed.
 DEFAULT_IMGSZ = 640
 LIVE_IMGSZ = 320
+# A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
+# where the main pass misses tiny faces, and the zoomed pass (trained on smaller scales) is least reliable
+# on big ones.
+SMALL_FACE = 32
 # Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load.
 DETECTOR_FILES = ("detector.onnx", "detector.pt", "best.onnx", "best.pt", "model.onnx", "model.pt")
 HUB_DETECTOR_FILES = ("detector.onnx", "model.onnx", "best.onnx")  # never unpickle a downloaded file
@@ -65,6 +70,12 @@ def run_sizes(detector: Any, asked: Sequence[int]) -> list[int]:
     """The input sizes `detector` really runs for `asked`, each once, in order (a static ONNX export has one)."""
     fixed = getattr(detector, "imgsz_fixed", None)
     return list(dict.fromkeys(fixed or n for n in asked))
+
+
+def with_zoom(sizes: Sequence[int], zoom: int | None, fixed: int | None = None) -> list[tuple[int, int | None]]:
+    """Evaluation configurations: (size, None) for each size, then (size, zoom) for each size under `zoom`
+    (none for a static ONNX export, which runs one size)."""
+    return [(s, None) for s in sizes] + ([(s, zoom) for s in sizes if s < zoom] if zoom and not fixed else [])
 
 
 def _download_from_hub(repo_id: str) -> Path:
@@ -127,7 +138,14 @@ class FaceDetector:
 
         return cls(YOLO(yaml, task="detect"))
 
-    def detect(self, frame: np.ndarray, conf: float = 0.35, iou: float = 0.5, imgsz: int = DEFAULT_IMGSZ) -> Faces:
+    def detect(
+        self,
+        frame: np.ndarray,
+        conf: float = 0.35,
+        iou: float = 0.5,
+        imgsz: int = DEFAULT_IMGSZ,
+        zoom: int | None = None,
+    ) -> Faces:
         """Faces in one frame.
 
         Args:
@@ -135,10 +153,22 @@ class FaceDetector:
             conf: minimum face confidence.
             iou: NMS IoU threshold.
             imgsz: inference size (ignored for a static ONNX model, which has its own).
+            zoom: a larger size for a second pass that adds the faces the first sees smaller than
+                `SMALL_FACE` input pixels (crowds, far faces; about (zoom / imgsz)^2 + 1 times the time).
+                None, or not above `imgsz`, or a static ONNX model: one pass.
 
         Returns:
-            `Faces` with boxes in `frame` pixels, unclassified (label_ids = -1).
+            `Faces` with boxes in `frame` pixels, unclassified (label_ids = -1), best first.
         """
+        faces = self._detect(frame, conf, iou, imgsz)
+        if zoom is None or zoom <= imgsz or self.imgsz_fixed:
+            return faces
+        small = self._detect(frame, conf, iou, zoom)
+        wh = small.boxes[:, 2:] - small.boxes[:, :2]
+        side = np.sqrt(wh[:, 0] * wh[:, 1]) * imgsz / max(frame.shape[:2])  # as the first pass sees them
+        return merge_passes(faces, small[side < SMALL_FACE], iou)
+
+    def _detect(self, frame: np.ndarray, conf: float, iou: float, imgsz: int) -> Faces:
         if not hasattr(self.model, "predict"):  # the onnxruntime fast path (a static export uses its own size)
             boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=imgsz)
             return Faces(boxes=boxes, scores=scores) if len(boxes) else Faces.empty()
@@ -159,3 +189,15 @@ class FaceDetector:
 
     def __repr__(self) -> str:
         return f"FaceDetector(path={str(self.path)!r})"
+
+
+def merge_passes(first: Faces, second: Faces, iou: float) -> Faces:
+    """Both passes' faces in one list, best first, without duplicates (NMS at `iou` over the union)."""
+    if not len(second):
+        return first
+    boxes = np.concatenate([first.boxes, second.boxes]).astype(np.float32)
+    scores = np.concatenate([first.scores, second.scores]).astype(np.float32)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    keep = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, iou), dtype=int).reshape(-1)
+    keep = keep[np.argsort(-scores[keep], kind="stable")]
+    return Faces(boxes=boxes[keep], scores=scores[keep])

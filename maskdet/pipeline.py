@@ -59,6 +59,8 @@ class Pipeline:
         face_threshold: minimum detector confidence for a face.
         iou: NMS IoU threshold.
         imgsz: detector input size (longest side, pixels).
+        zoom: a larger detector size for a second pass that adds small faces (see `FaceDetector.detect`);
+            None: one pass.
         margin: crop margin as a fraction of the box size on each side.
         label_threshold: below this top-class probability the face is labelled `unknown`.
     """
@@ -68,6 +70,7 @@ class Pipeline:
     face_threshold: float = 0.35
     iou: float = 0.5
     imgsz: int = DEFAULT_IMGSZ
+    zoom: int | None = None
     margin: float = DEFAULT_MARGIN
     label_threshold: float = 0.0
 
@@ -80,6 +83,8 @@ class Pipeline:
             raise ValueError(f"margin must lie in [0, 2], but got {self.margin}")
         if self.imgsz < 32:
             raise ValueError(f"imgsz must be at least 32, but got {self.imgsz}")
+        if self.zoom is not None and self.zoom <= self.imgsz:
+            raise ValueError(f"zoom must be larger than imgsz ({self.imgsz}) or None, but got {self.zoom}")
 
     @classmethod
     def from_pretrained(
@@ -106,7 +111,8 @@ class Pipeline:
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             got = getattr(frame, "shape", type(frame).__name__)
             raise ValueError(f"frame must be an (H, W, 3) uint8 BGR array, but got {got}; use maskdet.load_image")
-        faces = self.detector.detect(frame, conf=self.face_threshold, iou=self.iou, imgsz=self.imgsz)
+        zoom = {"zoom": self.zoom} if self.zoom else {}  # stand-in detectors need not take it
+        faces = self.detector.detect(frame, conf=self.face_threshold, iou=self.iou, imgsz=self.imgsz, **zoom)
         if not len(faces):
             return Faces.empty(self.classifier.label_names)
         crops = crop_faces(frame, faces.boxes, self.margin)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from maskdet.data import VocImage
-from maskdet.detector import DEFAULT_IMGSZ, run_sizes
+from maskdet.detector import DEFAULT_IMGSZ, run_sizes, with_zoom
 from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
@@ -184,17 +184,23 @@ def _ratio(num: float, den: float) -> float:
 
 
 def evaluate_pipeline(
-    pipe: Pipeline, items: Sequence[VocImage], imgsz: Sequence[int] = (DEFAULT_IMGSZ,), floor: float = FLOOR
+    pipe: Pipeline,
+    items: Sequence[VocImage],
+    imgsz: Sequence[int] = (DEFAULT_IMGSZ,),
+    floor: float = FLOOR,
+    zoom: int | None = None,
 ) -> dict[str, dict]:
     """`score_faces` for the pipeline at each detector input size; keys are the sizes as strings.
 
-    A static ONNX detector runs at its own size whatever is asked; the report says which size ran.
+    A static ONNX detector runs at its own size whatever is asked; the report says which size ran. With
+    `zoom`, each smaller size runs a second time with a zoomed pass ("640+1024").
     """
     reports = {}
-    for size in run_sizes(pipe.detector, imgsz):
-        faces, median_s = run_pipeline(replace(pipe, imgsz=size), items, floor)
+    for size, z in with_zoom(run_sizes(pipe.detector, imgsz), zoom, getattr(pipe.detector, "imgsz_fixed", None)):
+        faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
-        reports[str(size)] = {"imgsz": size, **report, "median_ms_per_image": round(median_s * 1000, 1)}
+        key = f"{size}+{z}" if z else str(size)
+        reports[key] = {"imgsz": size, "zoom": z, **report, "median_ms_per_image": round(median_s * 1000, 1)}
     return reports
 
 

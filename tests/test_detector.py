@@ -91,3 +91,53 @@ def test_run_sizes_each_once_and_a_static_export_only_its_own(stub_detector):
     assert run_sizes(dynamic, [640, 320, 640]) == [640, 320]
     dynamic.imgsz_fixed = 416  # a static export: whatever is asked, 416 runs, and once
     assert run_sizes(dynamic, [640, 320]) == [416]
+
+
+class SizedModel:
+    """An ONNX-path stand-in whose boxes depend on the input size, like a real detector's.
+
+    At 640 it finds the big face A. At 1280 (twice the scale) it finds A again, a tiny face B the first
+    pass missed, and a big box C that the zoomed pass alone reports (zoomed passes are least reliable on
+    big faces).
+    """
+
+    A, B, C = [100, 100, 300, 300], [500, 50, 510, 60], [320, 0, 480, 200]
+
+    def __init__(self):
+        self.sizes = []
+
+    def __call__(self, frame, conf, iou, imgsz):
+        self.sizes.append(imgsz)
+        found = {640: [(self.A, 0.9)], 1280: [([101, 99, 301, 299], 0.8), (self.B, 0.6), (self.C, 0.7)]}[imgsz]
+        return np.array([b for b, _ in found], np.float32), np.array([s for _, s in found], np.float32)
+
+
+def test_zoom_adds_only_the_small_faces_of_the_second_pass():
+    model = SizedModel()
+    det = FaceDetector(model)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)
+    assert model.sizes == [640, 1280]
+    np.testing.assert_allclose(faces.boxes, [SizedModel.A, SizedModel.B])  # A once (the first pass's), B added
+    np.testing.assert_allclose(faces.scores, [0.9, 0.6])
+    model.sizes.clear()
+    assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1 and model.sizes == [640]  # no zoom: one pass
+
+
+def test_merge_passes_keeps_the_best_of_overlapping_boxes():
+    from maskdet.detector import merge_passes
+
+    first = Faces(np.array([[0, 0, 10, 10]], np.float32), np.array([0.5], np.float32))
+    second = Faces(np.array([[1, 0, 11, 10], [50, 50, 60, 60]], np.float32), np.array([0.8, 0.4], np.float32))
+    merged = merge_passes(first, second, iou=0.5)
+    np.testing.assert_allclose(merged.boxes, [[1, 0, 11, 10], [50, 50, 60, 60]])
+    np.testing.assert_allclose(merged.scores, [0.8, 0.4])
+    assert merge_passes(first, Faces.empty(), 0.5) is first
+
+
+def test_with_zoom_configurations():
+    from maskdet.detector import with_zoom
+
+    assert with_zoom([640, 320], None) == [(640, None), (320, None)]
+    assert with_zoom([640, 1280], 1024) == [(640, None), (1280, None), (640, 1024)]
+    assert with_zoom([416], 1024, fixed=416) == [(416, None)]  # a static export runs one size

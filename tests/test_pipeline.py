@@ -43,7 +43,7 @@ def test_stub_detector_boxes_become_labelled_faces(stub_detector, stub_classifie
     det = stub_detector(boxes, [0.9, 0.8, 0.2])
     pipe = Pipeline(det, stub_classifier, face_threshold=0.1, margin=0.0, imgsz=320, iou=0.4)
     faces = pipe(frame)
-    assert det.calls == [{"shape": (200, 300, 3), "conf": 0.1, "iou": 0.4, "imgsz": 320}]
+    assert det.calls == [{"shape": (200, 300, 3), "conf": 0.1, "iou": 0.4, "imgsz": 320, "zoom": None}]
     assert stub_classifier.calls == 1  # one batched call for all faces
     assert faces.labels == ["with_mask", "mask_worn_incorrectly", "without_mask"]
     np.testing.assert_allclose(faces.boxes, boxes)
@@ -123,3 +123,16 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     models.pipeline(0.3, 0.0)(frame)
     models.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["imgsz"] for c in det.calls] == [DEFAULT_IMGSZ, LIVE_IMGSZ]
+
+    zoomed = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, zoom=1024)  # app.py --zoom: photos only
+    zoomed._models = (det, stub_classifier)
+    det.calls.clear()
+    zoomed.pipeline(0.3, 0.0)(frame)
+    zoomed.pipeline(0.3, 0.0, live=True)(frame)
+    assert [c["zoom"] for c in det.calls] == [1024, None]
+    assert parse_args(["--zoom", "1024"]).zoom == 1024 and args.zoom is None
+
+
+def test_zoom_must_be_larger_than_imgsz(stub_detector):
+    with pytest.raises(ValueError, match="zoom must be larger than imgsz"):
+        Pipeline(stub_detector([]), None, imgsz=640, zoom=640)

@@ -114,17 +114,18 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     out = tmp_path / "eval"
     det, clf = models
     argv = ["pipeline", "--data", str(voc), "--all", "--detector", str(det), "--classifier", str(clf)]
-    assert evaluate.main([*argv, "--imgsz", "160", "96", "--output-dir", str(out)]) == 0
+    assert evaluate.main([*argv, "--imgsz", "160", "96", "--zoom", "128", "--output-dir", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| imgsz | mAP50 | mAP50-95 | AP50 with_mask" in table and "| 96 |" in table
+    assert "| imgsz | mAP50 | mAP50-95 | AP50 with_mask" in table and "| 96 |" in table and "| 96+128 |" in table
     assert {p.name for p in out.iterdir()} == {"pipeline_eval.json", "pr_curve.png", "confusion.png"}
     assert cv2.imread(str(out / "pr_curve.png")) is not None and cv2.imread(str(out / "confusion.png")) is not None
     data = json.loads((out / "pipeline_eval.json").read_text())  # standard JSON: no NaN
-    assert set(data) == {"config", "reports"} and set(data["reports"]) == {"160", "96"}
+    assert set(data) == {"config", "reports"} and set(data["reports"]) == {"160", "96", "96+128"}  # 160 > zoom
+    assert (data["reports"]["96+128"]["imgsz"], data["reports"]["96+128"]["zoom"]) == (96, 128)
     r = data["reports"]["160"]
     assert {
-        "imgsz", "images", "faces", "map50", "map50_95", "per_class", "by_size", "face_score_ranking", "every_class",
-        "face", "operating_point", "confusion", "pr50", "median_ms_per_image",
+        "imgsz", "zoom", "images", "faces", "map50", "map50_95", "per_class", "by_size", "face_score_ranking",
+        "every_class", "face", "operating_point", "confusion", "pr50", "median_ms_per_image",
     } == set(r)  # fmt: skip
     assert set(r["per_class"]) == set(LABELS) and set(r["per_class"]["with_mask"]) == {
         "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "ap50_every_class", "precision", "recall",
@@ -170,9 +171,10 @@ def test_evaluate_faces_smoke(models, tmp_path, capsys):
     split = save_split(make_split(load_voc(voc)), tmp_path / "split.json")
     report = tmp_path / "faces.json"
     argv = ["faces", "--data", str(voc), "--detector", str(models[0]), "--imgsz", "96", "--yunet", ""]
-    assert evaluate.main([*argv, "--split", str(split), "--json", str(report)]) == 0
+    assert evaluate.main([*argv, "--split", str(split), "--json", str(report), "--zoom", "160"]) == 0
     assert "| detector | AP50 all" in capsys.readouterr().out
-    (r,) = json.loads(report.read_text()).values()
-    assert r["images"] == len(json.loads(split.read_text())["val"])
+    one, zoomed = json.loads(report.read_text()).items()
+    assert one[0].endswith("@96") and zoomed[0].endswith("@96+160")
+    assert one[1]["images"] == zoomed[1]["images"] == len(json.loads(split.read_text())["val"])
     assert evaluate.main([*argv, "--all", "--json", str(report)]) == 0
     assert next(iter(json.loads(report.read_text()).values()))["images"] == 12
