@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ
+from maskdet.detector import DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
 
 SHARED = Path("..") / "shared"  # the datasets folder beside a checkout
 
@@ -144,8 +144,8 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
         p.add_argument(
             "--zoom",
             type=int,
-            default=None,
-            help="a larger detector size for a second pass that adds small faces (e.g. 1024; slower)",
+            default=DEFAULT_ZOOM,
+            help=f"detector size of a second pass that adds small faces (default {DEFAULT_ZOOM}; 0: one pass, faster)",
         )
 
 
@@ -158,7 +158,7 @@ def pipeline_from_args(a: argparse.Namespace):
         face_threshold=a.face_threshold,
         label_threshold=a.label_threshold,
         imgsz=a.imgsz,
-        zoom=getattr(a, "zoom", None),
+        zoom=getattr(a, "zoom", None) or None,  # 0: off
     )
 
 
@@ -246,7 +246,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
     add_data_args(f)
     f.add_argument("--detector", default=None, help="detector file, folder or hub id (default: bundled)")
     f.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
-    f.add_argument("--zoom", type=int, default=None, help="also run each smaller size with a zoomed pass at this size")
+    f.add_argument(
+        "--zoom", type=int, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
+    )
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
     f.add_argument("--yunet-threshold", type=float, default=0.6)

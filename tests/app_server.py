@@ -74,7 +74,8 @@ def start_server(folder: Path, *extra_args: str, env: dict[str, str] | None = No
     classifier = tiny_classifier_folder(folder / "classifier")
     args = [
         *("--detector", str(detector), "--classifier", str(classifier)),
-        *("--imgsz", "320", "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)),
+        *("--imgsz", "320", "--zoom", "0"),  # one detector pass: the tiny untrained model finds ~random boxes
+        *("--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)),
         *extra_args,
     ]
     env = {"MASKDET_THREADS": os.environ.get("MASKDET_THREADS", "1"), **(env or {})}

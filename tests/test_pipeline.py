@@ -109,7 +109,7 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     """Photos default to the accurate size, video entry points to the real-time one; both reach the detector."""
     import detect_video
     from maskdet.app import Models, parse_args
-    from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ
+    from maskdet.detector import DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
 
     assert LIVE_IMGSZ < DEFAULT_IMGSZ
     assert Pipeline(stub_detector([]), stub_classifier).imgsz == DEFAULT_IMGSZ
@@ -130,7 +130,7 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     zoomed.pipeline(0.3, 0.0)(frame)
     zoomed.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["zoom"] for c in det.calls] == [1024, None]
-    assert parse_args(["--zoom", "1024"]).zoom == 1024 and args.zoom is None
+    assert args.zoom == DEFAULT_ZOOM > DEFAULT_IMGSZ and parse_args(["--zoom", "0"]).zoom == 0  # 0: one pass
 
 
 def test_zoom_must_be_larger_than_imgsz(stub_detector):
