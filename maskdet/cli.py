@@ -267,13 +267,13 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 def _evaluate_faces(a: argparse.Namespace) -> str:
     from maskdet.baselines import YuNetDetector
-    from maskdet.detector import FaceDetector, run_sizes, with_zoom
+    from maskdet.detector import FaceDetector, run_configs
     from maskdet.face_eval import evaluate_faces, format_table
 
     items = voc_items(a)
     det = FaceDetector.load(a.detector)
     reports = {}
-    for size, zoom in with_zoom(run_sizes(det, a.imgsz), a.zoom, det.imgsz_fixed):
+    for size, zoom in run_configs(det, a.imgsz, a.zoom):
         reports[f"maskdet {det.path.name} @{size}{f'+{zoom}' if zoom else ''}"] = evaluate_faces(
             lambda frame, conf, size=size, zoom=zoom: det.detect(frame, conf=conf, imgsz=size, zoom=zoom),
             items,

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from maskdet._env import configure_ultralytics
 from maskdet._errors import brief
+from maskdet.ort import nms
 from maskdet.results import Faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -75,10 +75,12 @@ def run_sizes(detector: Any, asked: Sequence[int]) -> list[int]:
     return list(dict.fromkeys(fixed or n for n in asked))
 
 
-def with_zoom(sizes: Sequence[int], zoom: int | None, fixed: int | None = None) -> list[tuple[int, int | None]]:
-    """Evaluation configurations: (size, None) for each size, then (size, zoom) for each size under `zoom`
-    (none for a static ONNX export, which runs one size)."""
-    return [(s, None) for s in sizes] + ([(s, zoom) for s in sizes if s < zoom] if zoom and not fixed else [])
+def run_configs(detector: Any, asked: Sequence[int], zoom: int | None = None) -> list[tuple[int, int | None]]:
+    """Evaluation configurations: (size, None) for each of `run_sizes`, then (size, zoom) for each size
+    under `zoom` (none for a static ONNX export, which runs one size and no zoomed pass)."""
+    sizes = run_sizes(detector, asked)
+    zoomed = [(s, zoom) for s in sizes if s < zoom] if zoom and not getattr(detector, "imgsz_fixed", None) else []
+    return [(s, None) for s in sizes] + zoomed
 
 
 def _download_from_hub(repo_id: str) -> Path:
@@ -200,7 +202,5 @@ def merge_passes(first: Faces, second: Faces, iou: float) -> Faces:
         return first
     boxes = np.concatenate([first.boxes, second.boxes]).astype(np.float32)
     scores = np.concatenate([first.scores, second.scores]).astype(np.float32)
-    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    keep = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, iou), dtype=int).reshape(-1)
-    keep = keep[np.argsort(-scores[keep], kind="stable")]
+    keep = nms(np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1), scores, 0.0, iou)
     return Faces(boxes=boxes[keep], scores=scores[keep])

@@ -55,6 +55,12 @@ def letterbox(frame: np.ndarray, size: int, stride: int = 32, square: bool = Fal
     return blob, r, (left, top)
 
 
+def nms(xywh: np.ndarray, scores: np.ndarray, conf: float, iou: float) -> np.ndarray:
+    """Indices of the boxes (N, 4) x, y, w, h that OpenCV's NMS keeps, best score first."""
+    idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), conf, iou), dtype=int).reshape(-1)
+    return idx[np.argsort(-scores[idx], kind="stable")]
+
+
 class OnnxYolo:
     """A one-class YOLOv8 detection ONNX export run with onnxruntime.
 
@@ -85,8 +91,7 @@ class OnnxYolo:
         cx, cy, bw, bh = pred[:4, keep]
         scores = scores[keep]
         xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], axis=1)
-        idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), conf, iou), dtype=int).reshape(-1)
-        idx = idx[np.argsort(-scores[idx], kind="stable")][: self.max_det]
+        idx = nms(xywh, scores, conf, iou)[: self.max_det]
         boxes = xywh[idx].copy()
         boxes[:, 2:] += boxes[:, :2]
         boxes -= (left, top, left, top)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from maskdet.data import VocImage
-from maskdet.detector import DEFAULT_IMGSZ, run_sizes, with_zoom
+from maskdet.detector import DEFAULT_IMGSZ, run_configs
 from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
@@ -196,7 +196,7 @@ def evaluate_pipeline(
     `zoom`, each smaller size runs a second time with a zoomed pass ("640+1024").
     """
     reports = {}
-    for size, z in with_zoom(run_sizes(pipe.detector, imgsz), zoom, getattr(pipe.detector, "imgsz_fixed", None)):
+    for size, z in run_configs(pipe.detector, imgsz, zoom):
         faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
         key = f"{size}+{z}" if z else str(size)

@@ -135,9 +135,11 @@ def test_merge_passes_keeps_the_best_of_overlapping_boxes():
     assert merge_passes(first, Faces.empty(), 0.5) is first
 
 
-def test_with_zoom_configurations():
-    from maskdet.detector import with_zoom
+def test_run_configs_add_zoomed_passes_to_smaller_sizes_only(stub_detector):
+    from maskdet.detector import run_configs
 
-    assert with_zoom([640, 320], None) == [(640, None), (320, None)]
-    assert with_zoom([640, 1280], 1024) == [(640, None), (1280, None), (640, 1024)]
-    assert with_zoom([416], 1024, fixed=416) == [(416, None)]  # a static export runs one size
+    dynamic = stub_detector([])
+    assert run_configs(dynamic, [640, 320], None) == [(640, None), (320, None)]
+    assert run_configs(dynamic, [640, 1280], 1024) == [(640, None), (1280, None), (640, 1024)]
+    dynamic.imgsz_fixed = 416
+    assert run_configs(dynamic, [416], 1024) == [(416, None)]  # a static export runs one size
