@@ -366,7 +366,7 @@ class MaskdetApp:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.models = Models(args.detector, args.classifier, args.imgsz, args.live_imgsz, args.zoom or None)
+        self.models = Models(args.detector, args.classifier, args.imgsz, args.live_imgsz, args.zoom)
         self._stops: dict[str, threading.Event] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="maskdet-app-"))
         atexit.register(self.cleanup)

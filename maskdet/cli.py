@@ -126,6 +126,11 @@ def train_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def zoom_size(text: str) -> int | None:
+    """argparse type for --zoom: a detector size, or 0 for no zoomed pass (None)."""
+    return int(text) or None
+
+
 def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live: bool = False) -> None:
     """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py, evaluate.py).
 
@@ -143,7 +148,7 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
     if not live:
         p.add_argument(
             "--zoom",
-            type=int,
+            type=zoom_size,
             default=DEFAULT_ZOOM,
             help=f"detector size of a second pass that adds small faces (default {DEFAULT_ZOOM}; 0: one pass, faster)",
         )
@@ -158,7 +163,7 @@ def pipeline_from_args(a: argparse.Namespace):
         face_threshold=a.face_threshold,
         label_threshold=a.label_threshold,
         imgsz=a.imgsz,
-        zoom=getattr(a, "zoom", None) or None,  # 0: off
+        zoom=getattr(a, "zoom", None),  # video entry points have no --zoom
     )
 
 
@@ -247,7 +252,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     f.add_argument("--detector", default=None, help="detector file, folder or hub id (default: bundled)")
     f.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
     f.add_argument(
-        "--zoom", type=int, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
+        "--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
     )
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
