@@ -55,6 +55,8 @@ def detector_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--hours", type=float, default=None, help="train for a fixed time instead")
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr0", type=float, default=None, help="peak LR with AdamW (default: ultralytics' auto)")
+    p.add_argument("--warmup-epochs", type=float, default=3.0, help="0 when fine-tuning a trained detector")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
     p.add_argument("--export-imgsz", type=int, default=640, help="ONNX export size (the model is dynamic)")
@@ -91,6 +93,8 @@ def train_main(argv: list[str] | None = None) -> int:
                 hours=a.hours,
                 batch=a.batch,
                 resume=not a.no_resume,
+                lr0=a.lr0,
+                warmup_epochs=a.warmup_epochs,
             )
             print(json.dumps(train_detector(cfg), indent=2))
         else:

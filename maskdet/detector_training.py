@@ -31,6 +31,8 @@ class DetectorTrainConfig:
     patience: int = 100
     resume: bool = True
     export_imgsz: int = 640
+    lr0: float | None = None  # set: AdamW at this peak LR (a gentle fine-tune); None: ultralytics' `auto` choice
+    warmup_epochs: float = 3.0  # 0 for a fine-tune: warm-up starts the bias LR at 0.1, which undoes a trained head
 
     def __post_init__(self) -> None:
         self.data, self.split, self.output_dir = Path(self.data), Path(self.split), Path(self.output_dir)
@@ -38,6 +40,10 @@ class DetectorTrainConfig:
             raise ValueError(f"imgsz must be a multiple of 32, but got {self.imgsz}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, but got {self.epochs}")
+        if self.lr0 is not None and not 0 < self.lr0 < 1:
+            raise ValueError(f"lr0 must be in (0, 1), but got {self.lr0}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, but got {self.warmup_epochs}")
 
 
 def train_detector(cfg: DetectorTrainConfig) -> dict:
@@ -69,7 +75,10 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
         plots=True,
         verbose=False,
         single_cls=True,
+        warmup_epochs=cfg.warmup_epochs,
     )
+    if cfg.lr0 is not None:  # ultralytics' `auto` optimizer ignores lr0, so name the optimizer too
+        args.update(optimizer="AdamW", lr0=cfg.lr0)
     if cfg.hours:
         args["time"] = cfg.hours
     if cfg.resume and last.is_file():  # an interrupted run: continue from its last epoch (and new time budget)

@@ -25,3 +25,45 @@ def test_one_epoch_smoke_training(tmp_path):
         faces = det.detect(np.zeros((64, 64, 3), np.uint8), conf=0.001, imgsz=64)
         assert faces.boxes.shape[1] == 4
     assert train.main([*argv.split(), "--no-resume"]) == 0  # safe to re-run over a finished run
+
+
+class _Stop(Exception):
+    """Raised by the stand-in YOLO once train() has its arguments, so no training runs."""
+
+
+def _train_args(tmp_path, monkeypatch, extra: str = "") -> dict:
+    """The keyword arguments `train.py detector ...` hands to ultralytics' YOLO.train."""
+    import ultralytics
+
+    seen = {}
+
+    class FakeYOLO:
+        def __init__(self, model, task=None):
+            seen["model"] = model
+
+        def train(self, **kwargs):
+            seen.update(kwargs)
+            raise _Stop
+
+    monkeypatch.setattr(ultralytics, "YOLO", FakeYOLO)
+    voc = make_voc(tmp_path / "voc", n_images=4)
+    split = save_split(make_split(load_voc(voc), val_fraction=0.25), tmp_path / "split.json")
+    argv = f"detector --data {voc} --split {split} --output-dir {tmp_path / 'det'} {extra}"
+    with pytest.raises(_Stop):
+        train.main(argv.split())
+    return seen
+
+
+def test_lr0_flag_picks_adamw_and_no_warmup(tmp_path, monkeypatch):
+    """--lr0 must name the optimizer too: ultralytics' `auto` optimizer silently ignores lr0."""
+    args = _train_args(tmp_path, monkeypatch, "--model base.pt --lr0 0.0005 --warmup-epochs 0")
+    assert (args["optimizer"], args["lr0"], args["warmup_epochs"]) == ("AdamW", 0.0005, 0.0)
+    assert args["model"] == "base.pt"
+    default = _train_args(tmp_path / "b", monkeypatch)
+    assert "optimizer" not in default and "lr0" not in default and default["warmup_epochs"] == 3.0
+
+
+@pytest.mark.parametrize("flag", ["--lr0 0", "--lr0 2", "--warmup-epochs -1"])
+def test_bad_learning_rate_flags_are_clear_errors(flag, capsys):
+    assert train.main(f"detector --output-dir unused {flag}".split()) == 2
+    assert "must be" in capsys.readouterr().err
