@@ -93,7 +93,7 @@ def configurations(args) -> dict:
         det = FaceDetector.load(det_path)
         for size in run_sizes(det, args.imgsz):
             for backend, c in clf.items():
-                name = f"maskdet {det.path.suffix[1:]} det @{size}, {backend} clf"
+                name = f"maskdet {det.path.name} @{size}, {backend} clf"
                 configs[name] = Pipeline(det, c, imgsz=size)
     return configs
 

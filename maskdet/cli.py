@@ -64,6 +64,18 @@ def detector_parser() -> argparse.ArgumentParser:
     return p
 
 
+def quantize_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train.py quantize", description="INT8 copy of a float detector ONNX, calibrated on training images."
+    )
+    p.add_argument("--detector", type=Path, default=Path("maskdet/weights/detector.onnx"), help="float ONNX export")
+    p.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc", help="VOC folder to calibrate on")
+    p.add_argument("--split", type=Path, default=None, help="split JSON; its training side (default: bundled)")
+    p.add_argument("--images", type=int, default=64, help="how many calibration images")
+    p.add_argument("--output", type=Path, required=True)
+    return p
+
+
 def train_main(argv: list[str] | None = None) -> int:
     """`python train.py ...` / `maskdet train ...`: classifier by default, `crops` and `detector` subcommands."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -77,6 +89,14 @@ def train_main(argv: list[str] | None = None) -> int:
                 voc=a.voc, extra=a.extra, yunet=None if a.no_synthetic else a.yunet, min_size=a.min_size, seed=a.seed
             )
             print(json.dumps(prepare_crops(cfg, a.output)["counts"], indent=2))
+        elif argv[:1] == ["quantize"]:
+            from maskdet.quantize import quantize_detector, voc_training_images
+
+            a = quantize_parser().parse_args(argv[1:])
+            if not a.detector.is_file():
+                raise FileNotFoundError(f"detector ONNX not found: {str(a.detector)!r}")
+            images = voc_training_images(a.data, a.split)
+            print(f"saved to {quantize_detector(a.detector, a.output, images, limit=a.images)}")
         elif argv[:1] == ["detector"]:
             from maskdet.data import BUNDLED_SPLIT
             from maskdet.detector_training import DetectorTrainConfig, train_detector

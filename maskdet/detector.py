@@ -27,9 +27,18 @@ LIVE_IMGSZ = 320
 # runs one pass unless given `zoom`.
 SMALL_FACE = 32
 DEFAULT_ZOOM = 1024
-# Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load.
-DETECTOR_FILES = ("detector.onnx", "detector.pt", "best.onnx", "best.pt", "model.onnx", "model.pt")
-HUB_DETECTOR_FILES = ("detector.onnx", "model.onnx", "best.onnx")  # never unpickle a downloaded file
+# Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load,
+# and the INT8 copy (maskdet.quantize) first of all: ~3/4 of the float time at the same face AP.
+DETECTOR_FILES = (
+    "detector-int8.onnx",
+    "detector.onnx",
+    "detector.pt",
+    "best.onnx",
+    "best.pt",
+    "model.onnx",
+    "model.pt",
+)
+HUB_DETECTOR_FILES = ("detector-int8.onnx", "detector.onnx", "model.onnx", "best.onnx")  # never unpickle a download
 FIX = (
     "the file is corrupt or not a YOLO model. Fix: reinstall maskdet for the bundled detector (pip install "
     "--force-reinstall maskdet), or pass another .onnx/.pt (--detector on the command line, detector= in Python)"
@@ -116,7 +125,7 @@ class FaceDetector:
         path = resolve_detector(source)
         det = cls(None, path)
         try:
-            if path.suffix == ".onnx":  # onnxruntime directly: rectangular input, no torch, no spinning
+            if path.suffix == ".onnx":  # onnxruntime directly: rectangular input, no torch
                 from maskdet.ort import OnnxYolo
 
                 det.model = OnnxYolo(path)

@@ -37,7 +37,7 @@ def test_latency_quick(models, tmp_path, capsys):
     assert _script("latency").main([*argv, "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     assert any(name.startswith("baseline") for name in results)  # YuNet ran beside ours, same frames
-    ours = [r for name, r in results.items() if "onnx det @320" in name]
+    ours = [r for name, r in results.items() if "detector.onnx @320" in name]
     assert ours and all(cell["median_ms"] > 0 for cell in ours[0].values())
     assert "ratio" in capsys.readouterr().out
 

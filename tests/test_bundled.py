@@ -76,3 +76,21 @@ def test_bundled_classifier_onnx_is_the_default_and_matches_safetensors(astronau
     rng = np.random.default_rng(0)
     crops = [astronaut[30:230, 140:300], *(rng.integers(0, 255, (s, s, 3), dtype=np.uint8) for s in (14, 60, 300))]
     np.testing.assert_allclose(auto.classify(crops)[1], torch_clf.classify(crops)[1], atol=1e-4)
+
+
+def test_bundled_default_is_the_int8_detector_and_agrees_with_float(astronaut):
+    """The INT8 copy is what loads by default; it must see what the float model sees (same box, score)."""
+    from maskdet.detector import resolve_detector
+    from maskdet.ort import letterbox
+
+    assert resolve_detector(None) == WEIGHTS_DIR / "detector-int8.onnx"
+    q, f = FaceDetector.load(), FaceDetector.load(WEIGHTS_DIR / "detector.onnx")
+    for size in (320, 640):
+        a, b = q.detect(astronaut, conf=0.25, imgsz=size), f.detect(astronaut, conf=0.25, imgsz=size)
+        assert len(a) == len(b) == 1
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=3.0)
+        np.testing.assert_allclose(a.scores, b.scores, atol=0.03)
+        blob = letterbox(astronaut, size)[0]
+        sq, sf = (m.model.session.run(None, {m.model.input_name: blob})[0][0, 4] for m in (q, f))
+        assert np.abs(sq - sf).max() < 0.08 and np.corrcoef(sq, sf)[0, 1] > 0.99  # every anchor's score
+    assert len(q.detect(np.full((480, 640, 3), 128, np.uint8), conf=0.25, imgsz=320)) == 0
