@@ -273,7 +273,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="mode", required=True)
     f = sub.add_parser("faces", help="face detector AP / recall by face size, with YuNet as the baseline")
     add_data_args(f)
-    f.add_argument("--detector", default=None, help="detector file, folder or hub id (default: bundled)")
+    f.add_argument(
+        "--detector", nargs="+", default=[None], help="detector files, folders or hub ids, compared (default: bundled)"
+    )
     f.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
     f.add_argument(
         "--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
@@ -300,14 +302,14 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
     from maskdet.face_eval import evaluate_faces, format_table
 
     items = voc_items(a)
-    det = FaceDetector.load(a.detector)
     reports = {}
-    for size, zoom in run_configs(det, a.imgsz, a.zoom):
-        reports[f"maskdet {det.path.name} @{size}{f'+{zoom}' if zoom else ''}"] = evaluate_faces(
-            lambda frame, conf, size=size, zoom=zoom: det.detect(frame, conf=conf, imgsz=size, zoom=zoom),
-            items,
-            a.threshold,
-        )
+    for det in (FaceDetector.load(source) for source in a.detector):
+        for size, zoom in run_configs(det, a.imgsz, a.zoom):
+            reports[f"maskdet {det.path.name} @{size}{f'+{zoom}' if zoom else ''}"] = evaluate_faces(
+                lambda frame, conf, det=det, size=size, zoom=zoom: det.detect(frame, conf=conf, imgsz=size, zoom=zoom),
+                items,
+                a.threshold,
+            )
     if a.yunet and Path(a.yunet).is_file():
         yunet = YuNetDetector(a.yunet)
         reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(

@@ -178,3 +178,10 @@ def test_evaluate_faces_smoke(models, tmp_path, capsys):
     assert one[1]["images"] == zoomed[1]["images"] == len(json.loads(split.read_text())["val"])
     assert evaluate.main([*argv, "--all", "--json", str(report)]) == 0
     assert next(iter(json.loads(report.read_text()).values()))["images"] == 12
+    other = tmp_path / f"other{models[0].suffix}"  # two detectors compared in one run (float and INT8)
+    other.write_bytes(models[0].read_bytes())
+    two = ["faces", "--data", str(voc), "--detector", str(models[0]), str(other), "--imgsz", "96", "--yunet", ""]
+    assert evaluate.main([*two, "--all", "--zoom", "0", "--json", str(report)]) == 0
+    rows = json.loads(report.read_text())
+    assert list(rows) == [f"maskdet {models[0].name} @96", f"maskdet {other.name} @96"]
+    assert [r["images"] for r in rows.values()] == [12, 12]

@@ -30,7 +30,8 @@ def test_quantized_detector_is_int8_except_the_box_decoder(float_onnx, tmp_path)
     prefix = head_prefix(onnx.load(str(float_onnx)))
     made_by = {o: n.op_type for n in graph.node for o in n.output}
     convs = {n.name: n for n in graph.node if n.op_type == "Conv"}
-    decoder = [c for name, c in convs.items() if re.match(rf"{re.escape(prefix)}(cv[23]\.\d/cv[23]\.\d\.2/|dfl/)", name)]
+    output_conv = re.compile(rf"{re.escape(prefix)}(cv[23]\.\d/cv[23]\.\d\.2/|dfl/)")
+    decoder = [c for name, c in convs.items() if output_conv.match(name)]
     assert len(decoder) == 7  # the 3 box and 3 class output convs and the DFL keep float weights
     for conv in convs.values():
         weight_from = made_by.get(conv.input[1], "initializer")
