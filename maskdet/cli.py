@@ -280,6 +280,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
     )
+    f.add_argument("--flip", action="store_true", help="every setting also runs on the mirrored image (+flip)")
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
     f.add_argument("--yunet-threshold", type=float, default=0.6)
@@ -305,8 +306,11 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
     reports = {}
     for det in (FaceDetector.load(source) for source in a.detector):
         for size, zoom in run_configs(det, a.imgsz, a.zoom):
-            reports[f"maskdet {det.path.name} @{size}{f'+{zoom}' if zoom else ''}"] = evaluate_faces(
-                lambda frame, conf, det=det, size=size, zoom=zoom: det.detect(frame, conf=conf, imgsz=size, zoom=zoom),
+            name = f"maskdet {det.path.name} @{size}{'+flip' if a.flip else ''}{f'+{zoom}' if zoom else ''}"
+            reports[name] = evaluate_faces(
+                lambda frame, conf, det=det, size=size, zoom=zoom: det.detect(
+                    frame, conf=conf, imgsz=size, zoom=zoom, flip=a.flip
+                ),
                 items,
                 a.threshold,
             )

@@ -61,6 +61,7 @@ class Pipeline:
         imgsz: detector input size (longest side, pixels).
         zoom: a larger detector size for a second pass that adds small faces (see `FaceDetector.detect`);
             None: one pass.
+        flip: also run the detector on the mirrored frame (see `FaceDetector.detect`).
         margin: crop margin as a fraction of the box size on each side.
         label_threshold: below this top-class probability the face is labelled `unknown`.
     """
@@ -71,6 +72,7 @@ class Pipeline:
     iou: float = 0.5
     imgsz: int = DEFAULT_IMGSZ
     zoom: int | None = None
+    flip: bool = False
     margin: float = DEFAULT_MARGIN
     label_threshold: float = 0.0
 
@@ -111,8 +113,9 @@ class Pipeline:
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             got = getattr(frame, "shape", type(frame).__name__)
             raise ValueError(f"frame must be an (H, W, 3) uint8 BGR array, but got {got}; use maskdet.load_image")
-        zoom = {"zoom": self.zoom} if self.zoom else {}  # stand-in detectors need not take it
-        faces = self.detector.detect(frame, conf=self.face_threshold, iou=self.iou, imgsz=self.imgsz, **zoom)
+        extra = {"zoom": self.zoom} if self.zoom else {}  # stand-in detectors need not take these
+        extra.update({"flip": True} if self.flip else {})
+        faces = self.detector.detect(frame, conf=self.face_threshold, iou=self.iou, imgsz=self.imgsz, **extra)
         if not len(faces):
             return Faces.empty(self.classifier.label_names)
         crops = crop_faces(frame, faces.boxes, self.margin)

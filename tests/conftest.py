@@ -52,10 +52,10 @@ class StubDetector:
         self.scores = np.full(len(self.boxes), 0.9, np.float32) if scores is None else np.asarray(scores, np.float32)
         self.calls = []
 
-    def detect(self, frame, conf=0.35, iou=0.5, imgsz=640, zoom=None):
+    def detect(self, frame, conf=0.35, iou=0.5, imgsz=640, zoom=None, flip=False):
         from maskdet.results import Faces
 
-        self.calls.append({"shape": frame.shape, "conf": conf, "iou": iou, "imgsz": imgsz, "zoom": zoom})
+        self.calls.append({"shape": frame.shape, "conf": conf, "iou": iou, "imgsz": imgsz, "zoom": zoom, "flip": flip})
         keep = self.scores >= conf
         return Faces(self.boxes[keep], self.scores[keep])
 

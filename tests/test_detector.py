@@ -124,6 +124,28 @@ def test_zoom_adds_only_the_small_faces_of_the_second_pass():
     assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1 and model.sizes == [640]  # no zoom: one pass
 
 
+class MirrorModel:
+    """Always finds a face centred on the vertical axis; finds a second one only in the mirrored view
+    (it looks for a marker pixel in the top-left corner, which the original frame has top-right)."""
+
+    CENTRE, SIDE = [270, 100, 370, 200], [400, 100, 500, 200]
+
+    def __call__(self, frame, conf, iou, imgsz):
+        found = [(self.CENTRE, 0.9)] + ([(self.SIDE, 0.7)] if frame[0, 0, 0] == 255 else [])
+        return np.array([b for b, _ in found], np.float32), np.array([s for _, s in found], np.float32)
+
+
+def test_flip_adds_the_faces_of_the_mirrored_frame_in_frame_coordinates():
+    det = FaceDetector(MirrorModel())
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[0, -1] = 255
+    faces = det.detect(frame, conf=0.3, imgsz=640, flip=True)
+    # the centred face once (both views see it at the same place), the side face mirrored back: x 140-240
+    np.testing.assert_allclose(faces.boxes, [MirrorModel.CENTRE, [140, 100, 240, 200]])
+    np.testing.assert_allclose(faces.scores, [0.9, 0.7])
+    assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1  # no flip: the original view only
+
+
 def test_merge_passes_keeps_the_best_of_overlapping_boxes():
     from maskdet.detector import merge_passes
 

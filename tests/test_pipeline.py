@@ -43,7 +43,7 @@ def test_stub_detector_boxes_become_labelled_faces(stub_detector, stub_classifie
     det = stub_detector(boxes, [0.9, 0.8, 0.2])
     pipe = Pipeline(det, stub_classifier, face_threshold=0.1, margin=0.0, imgsz=320, iou=0.4)
     faces = pipe(frame)
-    assert det.calls == [{"shape": (200, 300, 3), "conf": 0.1, "iou": 0.4, "imgsz": 320, "zoom": None}]
+    assert det.calls == [{"shape": (200, 300, 3), "conf": 0.1, "iou": 0.4, "imgsz": 320, "zoom": None, "flip": False}]
     assert stub_classifier.calls == 1  # one batched call for all faces
     assert faces.labels == ["with_mask", "mask_worn_incorrectly", "without_mask"]
     np.testing.assert_allclose(faces.boxes, boxes)
@@ -136,3 +136,10 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
 def test_zoom_must_be_larger_than_imgsz(stub_detector):
     with pytest.raises(ValueError, match="zoom must be larger than imgsz"):
         Pipeline(stub_detector([]), None, imgsz=640, zoom=640)
+
+
+def test_flip_reaches_the_detector_only_when_asked(stub_detector, stub_classifier, frame):
+    det = stub_detector([[10, 10, 50, 50]])
+    Pipeline(det, stub_classifier, flip=True)(frame)
+    Pipeline(det, stub_classifier)(frame)
+    assert [c["flip"] for c in det.calls] == [True, False]

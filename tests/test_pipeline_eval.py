@@ -185,3 +185,5 @@ def test_evaluate_faces_smoke(models, tmp_path, capsys):
     rows = json.loads(report.read_text())
     assert list(rows) == [f"maskdet {models[0].name} @96", f"maskdet {other.name} @96"]
     assert [r["images"] for r in rows.values()] == [12, 12]
+    assert evaluate.main([*argv, "--all", "--zoom", "160", "--flip", "--json", str(report)]) == 0
+    assert [k.split("@")[1] for k in json.loads(report.read_text())] == ["96+flip", "96+flip+160"]
