@@ -194,6 +194,7 @@ class Models:
         imgsz: detector input size for photos.
         live_imgsz: detector input size for webcam frames and videos (the real-time one).
         zoom: a second, zoomed detector pass for photos that adds small faces (None: one pass).
+        flip: photos also run on the mirrored image (`FaceDetector.detect`).
     """
 
     def __init__(
@@ -203,12 +204,14 @@ class Models:
         imgsz: int = DEFAULT_IMGSZ,
         live_imgsz: int = LIVE_IMGSZ,
         zoom: int | None = None,
+        flip: bool = False,
     ):
         self.detector_source = detector
         self.classifier_source = classifier
         self.imgsz = imgsz
         self.live_imgsz = live_imgsz
         self.zoom = zoom
+        self.flip = flip
         self._load_lock = threading.Lock()
         self.infer_lock = threading.Lock()
         self._models: tuple[Any, Any] | None = None
@@ -245,6 +248,7 @@ class Models:
                 label_threshold=float(label_threshold),
                 imgsz=self.live_imgsz if live else self.imgsz,
                 zoom=None if live else self.zoom,
+                flip=self.flip and not live,
             )
         except (TypeError, ValueError) as e:
             raise gr.Error(str(e), title="Bad setting") from e
@@ -366,7 +370,7 @@ class MaskdetApp:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.models = Models(args.detector, args.classifier, args.imgsz, args.live_imgsz, args.zoom)
+        self.models = Models(args.detector, args.classifier, args.imgsz, args.live_imgsz, args.zoom, args.flip)
         self._stops: dict[str, threading.Event] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="maskdet-app-"))
         atexit.register(self.cleanup)
@@ -600,6 +604,7 @@ class MaskdetApp:
                 "source": str(det_path) if det_path else str(self.models.detector_source),
                 "imgsz": self.models.imgsz,
                 "zoom": self.models.zoom,
+                "flip": self.models.flip,
                 "live_imgsz": self.models.live_imgsz,
                 "metrics": _detector_metrics(Path(det_path) if det_path else None),
             },
@@ -625,7 +630,8 @@ class MaskdetApp:
             f"### maskdet {info['version']}",
             "",
             f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos"
-            f"{f' plus a {z} px pass for small faces' if (z := det.get('zoom')) else ''}, "
+            f"{f' plus a {z} px pass for small faces' if (z := det.get('zoom')) else ''}"
+            f"{' and a mirrored pass' if det.get('flip') else ''}, "
             f"{det.get('live_imgsz')} px for the webcam and videos)",
         ]
         if m := det.get("metrics"):

@@ -199,7 +199,7 @@ def evaluate_pipeline(
     for size, z in run_configs(pipe.detector, imgsz, zoom):
         faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
-        key = f"{size}+{z}" if z else str(size)
+        key = f"{size}{'+flip' if pipe.flip else ''}{f'+{z}' if z else ''}"
         reports[key] = {"imgsz": size, "zoom": z, **report, "median_ms_per_image": round(median_s * 1000, 1)}
     return reports
 

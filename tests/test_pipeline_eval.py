@@ -132,6 +132,9 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     }  # fmt: skip
     assert r["images"] == 12 and r["faces"] == 23  # 11 images x 2 faces + the clipped one
     assert np.array(r["confusion"]["matrix"])[:3].sum() == 23
+    # --flip (maskdet detect, app.py and here): the mirrored pass runs in every setting and is named
+    assert evaluate.main([*argv, "--imgsz", "96", "--zoom", "128", "--flip", "--output-dir", str(out)]) == 0
+    assert set(json.loads((out / "pipeline_eval.json").read_text())["reports"]) == {"96+flip", "96+flip+128"}
 
 
 def test_evaluate_bad_data_is_a_clear_error(models, tmp_path, capsys):
