@@ -303,15 +303,14 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 def _evaluate_faces(a: argparse.Namespace) -> str:
     from maskdet.baselines import YuNetDetector
-    from maskdet.detector import FaceDetector, run_configs
+    from maskdet.detector import FaceDetector, config_name, run_configs
     from maskdet.face_eval import evaluate_faces, format_table
 
     items = voc_items(a)
     reports = {}
     for det in (FaceDetector.load(source) for source in a.detector):
         for size, zoom in run_configs(det, a.imgsz, a.zoom):
-            name = f"maskdet {det.path.name} @{size}{'+flip' if a.flip else ''}{f'+{zoom}' if zoom else ''}"
-            reports[name] = evaluate_faces(
+            reports[f"maskdet {det.path.name} @{config_name(size, zoom, a.flip)}"] = evaluate_faces(
                 lambda frame, conf, det=det, size=size, zoom=zoom: det.detect(
                     frame, conf=conf, imgsz=size, zoom=zoom, flip=a.flip
                 ),

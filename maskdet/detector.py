@@ -92,6 +92,11 @@ def run_configs(detector: Any, asked: Sequence[int], zoom: int | None = None) ->
     return [(s, None) for s in sizes] + zoomed
 
 
+def config_name(size: int, zoom: int | None = None, flip: bool = False) -> str:
+    """How reports name a detector setting: "640", "640+1024", "640+flip+1024" (flip runs at `size`)."""
+    return f"{size}{'+flip' if flip else ''}{f'+{zoom}' if zoom else ''}"
+
+
 def _download_from_hub(repo_id: str) -> Path:
     from huggingface_hub import hf_hub_download
 

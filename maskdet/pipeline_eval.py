@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from maskdet.data import VocImage
-from maskdet.detector import DEFAULT_IMGSZ, run_configs
+from maskdet.detector import DEFAULT_IMGSZ, config_name, run_configs
 from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
@@ -199,8 +199,12 @@ def evaluate_pipeline(
     for size, z in run_configs(pipe.detector, imgsz, zoom):
         faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
-        key = f"{size}{'+flip' if pipe.flip else ''}{f'+{z}' if z else ''}"
-        reports[key] = {"imgsz": size, "zoom": z, **report, "median_ms_per_image": round(median_s * 1000, 1)}
+        reports[config_name(size, z, pipe.flip)] = {
+            "imgsz": size,
+            "zoom": z,
+            **report,
+            "median_ms_per_image": round(median_s * 1000, 1),
+        }
     return reports
 
 
