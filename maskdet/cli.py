@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from maskdet.detector import DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
+from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
 
 SHARED = Path("..") / "shared"  # the datasets folder beside a checkout
 
@@ -177,7 +177,10 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
             help=f"detector size of a second pass that adds small faces (default {DEFAULT_ZOOM}; 0: one pass, faster)",
         )
         p.add_argument(
-            "--flip", action="store_true", help="also detect on the mirrored image: more faces, ~1.3-1.5x the time"
+            "--flip",
+            action=argparse.BooleanOptionalAction,
+            default=DEFAULT_FLIP,
+            help="also detect on the mirrored image and fuse the two views (default on; ~1.2x the photo time)",
         )
 
 
@@ -284,7 +287,12 @@ def evaluate_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
     )
-    f.add_argument("--flip", action="store_true", help="every setting also runs on the mirrored image (+flip)")
+    f.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_FLIP,
+        help="the photo settings (+zoom) also run on the mirrored image (+flip; default on, as photos run)",
+    )
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
     f.add_argument("--yunet-threshold", type=float, default=0.6)
@@ -309,10 +317,10 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
     items = voc_items(a)
     reports = {}
     for det in (FaceDetector.load(source) for source in a.detector):
-        for size, zoom in run_configs(det, a.imgsz, a.zoom):
-            reports[f"maskdet {det.path.name} @{config_name(size, zoom, a.flip)}"] = evaluate_faces(
-                lambda frame, conf, det=det, size=size, zoom=zoom: det.detect(
-                    frame, conf=conf, imgsz=size, zoom=zoom, flip=a.flip
+        for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
+            reports[f"maskdet {det.path.name} @{config_name(size, zoom, flip)}"] = evaluate_faces(
+                lambda frame, conf, det=det, size=size, zoom=zoom, flip=flip: det.detect(
+                    frame, conf=conf, imgsz=size, zoom=zoom, flip=flip
                 ),
                 items,
                 a.threshold,

@@ -192,14 +192,15 @@ def evaluate_pipeline(
 ) -> dict[str, dict]:
     """`score_faces` for the pipeline at each detector input size; keys are the sizes as strings.
 
-    A static ONNX detector runs at its own size whatever is asked; the report says which size ran. With
-    `zoom`, each smaller size runs a second time with a zoomed pass ("640+1024").
+    A static ONNX detector runs at its own size whatever is asked; the report says which size ran. Each
+    size runs once alone ("640"), then as photos run it with `pipe.flip` and, for sizes under `zoom`, the
+    zoomed pass ("640+flip+1024"); see `run_configs`.
     """
     reports = {}
-    for size, z in run_configs(pipe.detector, imgsz, zoom):
-        faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z), items, floor)
+    for size, z, flip in run_configs(pipe.detector, imgsz, zoom, pipe.flip):
+        faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z, flip=flip), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
-        reports[config_name(size, z, pipe.flip)] = {
+        reports[config_name(size, z, flip)] = {
             "imgsz": size,
             "zoom": z,
             **report,

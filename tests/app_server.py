@@ -74,7 +74,7 @@ def start_server(folder: Path, *extra_args: str, env: dict[str, str] | None = No
     classifier = tiny_classifier_folder(folder / "classifier")
     args = [
         *("--detector", str(detector), "--classifier", str(classifier)),
-        *("--imgsz", "320", "--zoom", "0"),  # one detector pass: the tiny untrained model finds ~random boxes
+        *("--imgsz", "320", "--zoom", "0", "--no-flip"),  # one pass: the tiny untrained model finds ~random boxes
         *("--max-upload-mb", str(MAX_UPLOAD_MB), "--max-video-seconds", str(MAX_VIDEO_SECONDS)),
         *extra_args,
     ]

@@ -234,7 +234,7 @@ def test_model_info_names_the_loaded_models(client, app_server):
     assert info["classifier"]["architecture"] == "mobilenetv3_small_050"
     assert info["classifier"]["labels"] == ["with_mask", "without_mask", "mask_worn_incorrectly"]
     assert info["limits"]["max_video_seconds"] == MAX_VIDEO_SECONDS
-    assert (info["detector"]["imgsz"], info["detector"]["zoom"]) == (320, None)  # the test server runs --zoom 0
+    assert [info["detector"][k] for k in ("imgsz", "zoom", "flip")] == [320, None, False]  # --zoom 0 --no-flip
 
     from maskdet.app import MaskdetApp
 
@@ -242,6 +242,8 @@ def test_model_info_names_the_loaded_models(client, app_server):
     assert "input 320 px for photos," in about(info)
     info["detector"]["zoom"] = 1024
     assert "input 320 px for photos plus a 1024 px pass for small faces," in about(info)
+    info["detector"]["flip"] = True  # the default
+    assert "input 320 px for photos plus a 1024 px pass for small faces and a mirrored pass," in about(info)
 
 
 # ------------------------------------------------------------------------------------------ in process

@@ -125,25 +125,49 @@ def test_zoom_adds_only_the_small_faces_of_the_second_pass():
 
 
 class MirrorModel:
-    """Always finds a face centred on the vertical axis; finds a second one only in the mirrored view
-    (it looks for a marker pixel in the top-left corner, which the original frame has top-right)."""
+    """Finds a face centred on the vertical axis in both views (score 0.9 plain, 0.7 mirrored), a side
+    face only in the mirrored view (it looks for a marker pixel in the top-left corner, which the
+    original frame has top-right), and a faint face at 0.5 plain / 0.2 mirrored. Honours `conf`."""
 
-    CENTRE, SIDE = [270, 100, 370, 200], [400, 100, 500, 200]
+    CENTRE, SIDE, FAINT = [270, 100, 370, 200], [400, 100, 500, 200], [0, 300, 100, 400]
 
     def __call__(self, frame, conf, iou, imgsz):
-        found = [(self.CENTRE, 0.9)] + ([(self.SIDE, 0.7)] if frame[0, 0, 0] == 255 else [])
-        return np.array([b for b, _ in found], np.float32), np.array([s for _, s in found], np.float32)
+        mirrored = frame[0, 0, 0] == 255
+        found = [
+            (self.CENTRE, 0.7 if mirrored else 0.9),
+            ([540, 300, 640, 400] if mirrored else self.FAINT, 0.2 if mirrored else 0.5),
+        ]
+        found += [(self.SIDE, 0.8)] if mirrored else []
+        found = [(b, s) for b, s in found if s >= conf]
+        return np.array([b for b, _ in found], np.float32).reshape(-1, 4), np.array([s for _, s in found], np.float32)
 
 
-def test_flip_adds_the_faces_of_the_mirrored_frame_in_frame_coordinates():
+def test_flip_fuses_the_two_views_in_frame_coordinates():
     det = FaceDetector(MirrorModel())
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[0, -1] = 255
     faces = det.detect(frame, conf=0.3, imgsz=640, flip=True)
-    # the centred face once (both views see it at the same place), the side face mirrored back: x 140-240
-    np.testing.assert_allclose(faces.boxes, [MirrorModel.CENTRE, [140, 100, 240, 200]])
-    np.testing.assert_allclose(faces.scores, [0.9, 0.7])
-    assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1  # no flip: the original view only
+    # both views: mean score; the side face only mirrored (x 140-240 back in the frame): half its score;
+    # the faint face is under `conf` in the mirrored view alone, but the views run at conf / 2, so it fuses
+    np.testing.assert_allclose(faces.boxes, [MirrorModel.CENTRE, [140, 100, 240, 200], MirrorModel.FAINT], atol=1e-3)
+    np.testing.assert_allclose(faces.scores, [0.8, 0.4, 0.35])
+    assert len(det.detect(frame, conf=0.3, imgsz=640)) == 2  # no flip: the original view only
+    faces = det.detect(frame, conf=0.45, imgsz=640, flip=True)  # one view's 0.8 is not enough at 0.45
+    np.testing.assert_allclose(faces.scores, [0.8])
+
+
+def test_fuse_views_by_hand():
+    from maskdet.detector import fuse_views
+
+    first = Faces(np.array([[0, 0, 10, 10], [30, 30, 40, 40]], np.float32), np.array([0.6, 0.3], np.float32))
+    second = Faces(np.array([[50, 50, 60, 60], [2, 0, 12, 10]], np.float32), np.array([0.4, 0.2], np.float32))
+    fused = fuse_views(first, second, iou=0.5)  # IoU of the pair: 80 / 120
+    np.testing.assert_allclose(fused.boxes, [[0.5, 0, 10.5, 10], [50, 50, 60, 60], [30, 30, 40, 40]], atol=1e-5)
+    np.testing.assert_allclose(fused.scores, [0.4, 0.2, 0.15])
+    assert len(fuse_views(first, second, iou=0.7)) == 4  # not matched at a stricter IoU: four faces
+    alone = fuse_views(Faces.empty(), second, 0.5)
+    np.testing.assert_allclose(alone.scores, [0.2, 0.1])
+    assert len(fuse_views(Faces.empty(), Faces.empty(), 0.5)) == 0
 
 
 def test_merge_passes_keeps_the_best_of_overlapping_boxes():
@@ -161,7 +185,12 @@ def test_run_configs_add_zoomed_passes_to_smaller_sizes_only(stub_detector):
     from maskdet.detector import run_configs
 
     dynamic = stub_detector([])
-    assert run_configs(dynamic, [640, 320], None) == [(640, None), (320, None)]
-    assert run_configs(dynamic, [640, 1280], 1024) == [(640, None), (1280, None), (640, 1024)]
+    assert run_configs(dynamic, [640, 320], None) == [(640, None, False), (320, None, False)]
+    assert run_configs(dynamic, [640, 1280], 1024) == [(640, None, False), (1280, None, False), (640, 1024, False)]
+    # the photo setting (mirrored view + zoom) after the single passes; a size above the zoom only flips
+    assert run_configs(dynamic, [640, 1280], 1024, flip=True) == [
+        (640, None, False), (1280, None, False), (640, 1024, True), (1280, None, True)
+    ]  # fmt: skip
     dynamic.imgsz_fixed = 416
-    assert run_configs(dynamic, [416], 1024) == [(416, None)]  # a static export runs one size
+    assert run_configs(dynamic, [416], 1024) == [(416, None, False)]  # a static export runs one size
+    assert run_configs(dynamic, [416], 1024, flip=True) == [(416, None, False), (416, None, True)]

@@ -130,13 +130,15 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     zoomed.pipeline(0.3, 0.0)(frame)
     zoomed.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["zoom"] for c in det.calls] == [1024, None]
-    flipped = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, flip=True)  # app.py --flip: photos only
+    flipped = Models(
+        imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, flip=True
+    )  # app.py default (--no-flip: off): photos only
     flipped._models = (det, stub_classifier)
     det.calls.clear()
     flipped.pipeline(0.3, 0.0)(frame)
     flipped.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["flip"] for c in det.calls] == [True, False]
-    assert not args.flip and parse_args(["--flip"]).flip
+    assert args.flip and not parse_args(["--no-flip"]).flip  # photos flip by default
     assert args.zoom == DEFAULT_ZOOM > DEFAULT_IMGSZ and parse_args(["--zoom", "0"]).zoom is None  # 0: one pass
 
 

@@ -114,7 +114,7 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     out = tmp_path / "eval"
     det, clf = models
     argv = ["pipeline", "--data", str(voc), "--all", "--detector", str(det), "--classifier", str(clf)]
-    assert evaluate.main([*argv, "--imgsz", "160", "96", "--zoom", "128", "--output-dir", str(out)]) == 0
+    assert evaluate.main([*argv, "--imgsz", "160", "96", "--zoom", "128", "--no-flip", "--output-dir", str(out)]) == 0
     table = capsys.readouterr().out
     assert "| imgsz | mAP50 | mAP50-95 | AP50 with_mask" in table and "| 96 |" in table and "| 96+128 |" in table
     assert {p.name for p in out.iterdir()} == {"pipeline_eval.json", "pr_curve.png", "confusion.png"}
@@ -132,9 +132,12 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     }  # fmt: skip
     assert r["images"] == 12 and r["faces"] == 23  # 11 images x 2 faces + the clipped one
     assert np.array(r["confusion"]["matrix"])[:3].sum() == 23
-    # --flip (maskdet detect, app.py and here): the mirrored pass runs in every setting and is named
-    assert evaluate.main([*argv, "--imgsz", "96", "--zoom", "128", "--flip", "--output-dir", str(out)]) == 0
-    assert set(json.loads((out / "pipeline_eval.json").read_text())["reports"]) == {"96+flip", "96+flip+128"}
+    # the mirrored view is on by default, as photos run: in the photo setting only, and named; a size
+    # above the zoom still gets its photo setting when it flips
+    assert evaluate.main([*argv, "--imgsz", "160", "96", "--zoom", "128", "--output-dir", str(out)]) == 0
+    reports = json.loads((out / "pipeline_eval.json").read_text())["reports"]
+    assert set(reports) == {"160", "96", "160+flip", "96+flip+128"}
+    assert [reports["96+flip+128"][k] for k in ("imgsz", "zoom")] == [96, 128]
 
 
 def test_evaluate_bad_data_is_a_clear_error(models, tmp_path, capsys):
@@ -174,7 +177,7 @@ def test_evaluate_faces_smoke(models, tmp_path, capsys):
     split = save_split(make_split(load_voc(voc)), tmp_path / "split.json")
     report = tmp_path / "faces.json"
     argv = ["faces", "--data", str(voc), "--detector", str(models[0]), "--imgsz", "96", "--yunet", ""]
-    assert evaluate.main([*argv, "--split", str(split), "--json", str(report), "--zoom", "160"]) == 0
+    assert evaluate.main([*argv, "--split", str(split), "--json", str(report), "--zoom", "160", "--no-flip"]) == 0
     assert "| detector | AP50 all" in capsys.readouterr().out
     one, zoomed = json.loads(report.read_text()).items()
     assert one[0].endswith("@96") and zoomed[0].endswith("@96+160")
@@ -184,9 +187,9 @@ def test_evaluate_faces_smoke(models, tmp_path, capsys):
     other = tmp_path / f"other{models[0].suffix}"  # two detectors compared in one run (float and INT8)
     other.write_bytes(models[0].read_bytes())
     two = ["faces", "--data", str(voc), "--detector", str(models[0]), str(other), "--imgsz", "96", "--yunet", ""]
-    assert evaluate.main([*two, "--all", "--zoom", "0", "--json", str(report)]) == 0
+    assert evaluate.main([*two, "--all", "--zoom", "0", "--no-flip", "--json", str(report)]) == 0
     rows = json.loads(report.read_text())
     assert list(rows) == [f"maskdet {models[0].name} @96", f"maskdet {other.name} @96"]
     assert [r["images"] for r in rows.values()] == [12, 12]
-    assert evaluate.main([*argv, "--all", "--zoom", "160", "--flip", "--json", str(report)]) == 0
-    assert [k.split("@")[1] for k in json.loads(report.read_text())] == ["96+flip", "96+flip+160"]
+    assert evaluate.main([*argv, "--all", "--zoom", "160", "--json", str(report)]) == 0  # flip: the default
+    assert [k.split("@")[1] for k in json.loads(report.read_text())] == ["96", "96+flip+160"]
