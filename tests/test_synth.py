@@ -1,0 +1,46 @@
+import cv2
+import numpy as np
+import pytest
+
+from maskdet.synth import PLACEMENTS, draw_mask, mask_polygon
+
+# right eye, left eye, nose tip, mouth right, mouth left: an upright face in a 200x200 image
+LANDMARKS = np.array([[70, 80], [130, 80], [100, 110], [80, 140], [120, 140]], np.float32)
+NOSE_BRIDGE, ABOVE_TIP, NOSE_TIP, MOUTH, CHIN = (100, 95), (100, 106), (100, 110), (100, 140), (100, 170)
+
+
+def inside(poly: np.ndarray, point: tuple[int, int]) -> bool:
+    return cv2.pointPolygonTest(poly.reshape(-1, 1, 2), point, False) >= 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_placement_decides_what_is_covered(seed):
+    """The label comes from the placement alone, so each placement must cover what its label says."""
+    rng = np.random.default_rng(seed)
+    correct = mask_polygon(LANDMARKS, "correct", rng)
+    assert inside(correct, NOSE_TIP) and inside(correct, MOUTH) and inside(correct, CHIN)
+    below = mask_polygon(LANDMARKS, "below_nose", rng)
+    assert not inside(below, ABOVE_TIP) and not inside(below, NOSE_BRIDGE)  # the nose stays visible
+    assert inside(below, MOUTH) and inside(below, CHIN)
+    chin = mask_polygon(LANDMARKS, "chin", rng)
+    assert not inside(chin, MOUTH) and inside(chin, CHIN)
+
+
+def test_below_nose_leaves_the_nose_tip_and_covers_the_mouth():
+    """Its top edge varies between the nose tip and the mouth: the variety the classifier learns from."""
+    tops = [mask_polygon(LANDMARKS, "below_nose", np.random.default_rng(s))[:3, 1].max() for s in range(200)]
+    assert 110 < min(tops) and max(tops) < 140 and max(tops) - min(tops) > 5  # nose tip y 110, mouth y 140
+
+
+def test_draw_mask_changes_only_the_masked_region():
+    image = np.full((200, 200, 3), 128, np.uint8)
+    out = draw_mask(image, LANDMARKS, "correct", np.random.default_rng(0))
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert (out[20:60, :] == 128).all()  # forehead untouched (straps start at the mask's top corners)
+    assert (out[140] != 128).any()
+
+
+def test_unknown_placement_is_refused():
+    with pytest.raises(ValueError, match="placement"):
+        mask_polygon(LANDMARKS, "forehead", np.random.default_rng(0))
+    assert set(PLACEMENTS.values()) == {"with_mask", "mask_worn_incorrectly"}
