@@ -73,6 +73,25 @@ def test_reload_gives_identical_predictions(trained):
     assert clf.label_names == LABELS  # folder order (alphabetical) remapped to maskdet's order
 
 
+def saved_val_loss(out: Path, data: Path) -> float:
+    """Cross-entropy of the saved model on the validation images, read the way training reads them."""
+    from PIL import Image
+
+    clf = MaskClassifier.from_pretrained(out)
+    paths = sorted((data / "validation").rglob("*.jpg"))
+    crops = [np.asarray(Image.open(p).convert("RGB"))[..., ::-1] for p in paths]
+    probs = clf.classify(crops)[1]
+    truth = [clf.label_names.index(p.parent.name) for p in paths]
+    return float(-np.mean(np.log(probs[np.arange(len(paths)), truth])))
+
+
+def test_saved_weights_are_the_validated_ones(trained):
+    """metrics.json and history.json must describe the model on disk, read back the way training reads."""
+    data, out = trained
+    history = json.loads((out / "history.json").read_text())
+    assert saved_val_loss(out, data) == pytest.approx(history[-1]["val_loss"], rel=1e-4)
+
+
 def test_push_to_hub_flag(tmp_path):
     data = make_folder(tmp_path / "data", per_class=2)
     from huggingface_hub import HfApi
