@@ -24,6 +24,9 @@ def classifier_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", choices=["auto", "imagenet", "none"], default="auto")
     p.add_argument("--no-synthetic", action="store_true", help="leave out synth_* training images")
     p.add_argument("--balance", type=float, default=1.0, help="class-sampling exponent (1 = balanced)")
+    p.add_argument(
+        "--voc-weight", type=float, default=3.0, help="how much more often real VOC crops are drawn than other images"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train-samples", type=int, default=None, help="for smoke runs")
     p.add_argument("--samples-per-epoch", type=int, default=None)
@@ -132,6 +135,7 @@ def train_main(argv: list[str] | None = None) -> int:
                 pretrained=a.pretrained,
                 synthetic=not a.no_synthetic,
                 balance=a.balance,
+                source_weights={"voc_": a.voc_weight},
                 seed=a.seed,
                 max_train_samples=a.max_train_samples,
                 samples_per_epoch=a.samples_per_epoch,

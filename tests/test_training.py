@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
     data = make_folder(tmp / "data")
     out = tmp / "out"
-    argv = f"{TINY} --dataset {data} --batch-size 8 --output-dir {out}"
+    argv = f"{TINY} --dataset {data} --batch-size 8 --voc-weight 5 --output-dir {out}"
     assert train.main(argv.split()) == 0
     return data, out
 
@@ -51,6 +51,7 @@ def test_outputs(trained):
     assert set(metrics["per_class"]) == set(LABELS)
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["num_samples"] == 6
     assert 0 <= metrics["accuracy"] <= 1 and metrics["latency_ms_batch8"] > 0
+    assert metrics["config"]["source_weights"] == "{'voc_': 5.0}"  # --voc-weight reaches the sampler's config
     assert cv2.imread(str(out / "plot.png")) is not None
 
 
