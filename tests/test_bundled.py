@@ -48,6 +48,18 @@ def test_nothing_in_blank_frames(pipe):
         assert len(pipe(np.full((480, 640, 3), value, np.uint8))) == 0
 
 
+def test_photo_setting_fuses_the_mirrored_view_into_one_face(pipe, astronaut):
+    """The photo entry points' setting (mirrored view fused, zoomed pass): the same one face, its box
+    within a few pixels of the plain pass's, its score the mean of the two views'; blank frames stay empty."""
+    photo = Pipeline(pipe.detector, pipe.classifier, zoom=1024, flip=True)
+    faces, plain = photo(astronaut), pipe(astronaut)
+    assert len(faces) == 1 and faces.labels[0] == "without_mask"
+    np.testing.assert_allclose(faces.boxes[0], plain.boxes[0], atol=4.0)
+    mirrored = pipe.detector.detect(np.ascontiguousarray(astronaut[:, ::-1]), conf=0.35, imgsz=640)
+    assert faces.scores[0] == pytest.approx((plain.scores[0] + mirrored.scores[0]) / 2, abs=1e-4)
+    assert len(photo(np.full((480, 640, 3), 128, np.uint8))) == 0
+
+
 def test_shipped_onnx_and_pt_agree(astronaut):
     pt = WEIGHTS_DIR / "detector.pt"
     if not pt.is_file():
