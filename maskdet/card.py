@@ -71,6 +71,7 @@ def classifier_card(
         "## Use",
         "```python",
         "from maskdet import MaskClassifier",
+        "",
         f'clf = MaskClassifier.from_pretrained("{repo_id}")',
         "label_ids, probs = clf.classify([face_crop_bgr])",
         "```",

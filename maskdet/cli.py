@@ -25,7 +25,7 @@ def classifier_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-synthetic", action="store_true", help="leave out synth_* training images")
     p.add_argument("--balance", type=float, default=1.0, help="class-sampling exponent (1 = balanced)")
     p.add_argument(
-        "--voc-weight", type=float, default=3.0, help="how much more often real VOC crops are drawn than other images"
+        "--voc-weight", type=float, default=6.0, help="how much more often real VOC crops are drawn than other images"
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train-samples", type=int, default=None, help="for smoke runs")
