@@ -246,7 +246,8 @@ def fuse_views(first: Faces, second: Faces, iou: float) -> Faces:
     j = np.flatnonzero(pair >= 0)
     i = pair[j]
     sa, sb = first.scores[i], second.scores[j]
-    boxes[i] = (first.boxes[i] * sa[:, None] + second.boxes[j] * sb[:, None]) / (sa + sb)[:, None]
+    wa, wb = np.maximum(sa, 1e-6)[:, None], np.maximum(sb, 1e-6)[:, None]  # scores of 0 (conf=0): even weights
+    boxes[i] = (first.boxes[i] * wa + second.boxes[j] * wb) / (wa + wb)
     scores[i] = (sa + sb) / 2
     alone = pair < 0
     boxes = np.concatenate([boxes, second.boxes[alone].astype(np.float32)]).reshape(-1, 4)

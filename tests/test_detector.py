@@ -168,6 +168,10 @@ def test_fuse_views_by_hand():
     alone = fuse_views(Faces.empty(), second, 0.5)
     np.testing.assert_allclose(alone.scores, [0.2, 0.1])
     assert len(fuse_views(Faces.empty(), Faces.empty(), 0.5)) == 0
+    zero = Faces(np.array([[0, 0, 10, 10]], np.float32), np.array([0.0], np.float32))  # conf=0 can give 0 scores
+    np.testing.assert_allclose(
+        fuse_views(zero, Faces(second.boxes[1:], np.zeros(1, np.float32)), 0.5).boxes, [[1, 0, 11, 10]]
+    )
 
 
 def test_merge_passes_keeps_the_best_of_overlapping_boxes():
