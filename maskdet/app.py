@@ -109,8 +109,8 @@ def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:
     """`python app.py`: load the models, serve until Ctrl-C or SIGTERM, then delete every temporary file.
 
     Returns the exit status: 2, with the reason on stderr (the file and the fix), when a model is missing
-    or corrupt; 0 after a clean shutdown. SIGTERM (`kill`, `docker stop`) ends it like Ctrl-C, so that
-    Gradio's and this app's temporary files are removed either way.
+    or corrupt or the port is taken; 0 after a clean shutdown. SIGTERM (`kill`, `docker stop`) ends it
+    like Ctrl-C, so that Gradio's and this app's temporary files are removed either way.
     """
     app: MaskdetApp = demo.maskdet
     try:
@@ -122,6 +122,12 @@ def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
         demo.launch(**launch_kwargs(args))  # blocks; Gradio closes its server on KeyboardInterrupt
+    except OSError as e:  # the port is taken (another app.py?) or the host is not this machine's
+        print(
+            f"error: cannot serve on {args.host}:{args.port}: {e} Fix: --port N, or stop the other server",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

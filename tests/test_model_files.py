@@ -110,3 +110,22 @@ def test_serve_returns_2_without_launching(tmp_path, capsys):
     demo.launch = lambda **kw: pytest.fail("launched with no model")
     assert serve(demo, args) == 2
     assert "none.onnx" in capsys.readouterr().err
+
+
+def test_serve_says_when_the_port_is_taken(tmp_path, capsys):
+    """A second `python app.py` on a busy port ends with status 2 and the fix, not a Gradio traceback."""
+    import socket
+
+    from app_server import tiny_classifier_folder, tiny_detector_file
+
+    from maskdet.app import build_demo, parse_args, serve
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        det, clf = tiny_detector_file(tmp_path / "det.pt"), tiny_classifier_folder(tmp_path / "clf")
+        args = parse_args(["--detector", str(det), "--classifier", str(clf), "--port", str(port)])
+        assert serve(build_demo(args), args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}") and "--port" in err
