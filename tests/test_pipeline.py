@@ -130,9 +130,8 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     zoomed.pipeline(0.3, 0.0)(frame)
     zoomed.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["zoom"] for c in det.calls] == [1024, None]
-    flipped = Models(
-        imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, flip=True
-    )  # app.py default (--no-flip: off): photos only
+    # app.py's default (--no-flip turns it off): photos only
+    flipped = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, flip=True)
     flipped._models = (det, stub_classifier)
     det.calls.clear()
     flipped.pipeline(0.3, 0.0)(frame)
