@@ -60,6 +60,12 @@ def detector_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr0", type=float, default=None, help="peak LR with AdamW (default: ultralytics' auto)")
     p.add_argument("--warmup-epochs", type=float, default=3.0, help="0 when fine-tuning a trained detector")
+    p.add_argument(
+        "--repeat-threshold",
+        type=float,
+        default=None,
+        help="oversample images with rare mask labels (LVIS repeat-factor sampling; e.g. 1.4: unmasked 2x)",
+    )
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
     p.add_argument("--export-imgsz", type=int, default=640, help="ONNX export size (the model is dynamic)")
@@ -118,6 +124,7 @@ def train_main(argv: list[str] | None = None) -> int:
                 resume=not a.no_resume,
                 lr0=a.lr0,
                 warmup_epochs=a.warmup_epochs,
+                repeat_threshold=a.repeat_threshold,
             )
             print(json.dumps(train_detector(cfg), indent=2))
         else:

@@ -33,6 +33,7 @@ class DetectorTrainConfig:
     export_imgsz: int = 640
     lr0: float | None = None  # set: AdamW at this peak LR (a gentle fine-tune); None: ultralytics' `auto` choice
     warmup_epochs: float = 3.0  # 0 for a fine-tune: warm-up starts the bias LR at 0.1, which undoes a trained head
+    repeat_threshold: float | None = None  # set: oversample images with rare labels (data.repeat_factors)
 
     def __post_init__(self) -> None:
         self.data, self.split, self.output_dir = Path(self.data), Path(self.split), Path(self.output_dir)
@@ -42,6 +43,8 @@ class DetectorTrainConfig:
             raise ValueError(f"epochs must be >= 1, but got {self.epochs}")
         if self.lr0 is not None and not 0 < self.lr0 < 1:
             raise ValueError(f"lr0 must be in (0, 1), but got {self.lr0}")
+        if self.repeat_threshold is not None and self.repeat_threshold <= 0:
+            raise ValueError(f"repeat_threshold must be > 0, but got {self.repeat_threshold}")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, but got {self.warmup_epochs}")
 
@@ -57,7 +60,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     from ultralytics import YOLO
 
     out = cfg.output_dir.resolve()
-    data_yaml = voc_to_yolo(load_voc(cfg.data), load_split(cfg.split), out / "yolo-data")
+    data_yaml = voc_to_yolo(load_voc(cfg.data), load_split(cfg.split), out / "yolo-data", cfg.repeat_threshold)
     last = out / "weights" / "last.pt"
     args = dict(
         data=str(data_yaml),

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,12 +8,15 @@ from voc_sample import make_voc, voc_xml
 from maskdet.classifier_data import CropDataConfig, load_crops, prepare_crops
 from maskdet.data import (
     BUNDLED_SPLIT,
+    VocImage,
     load_split,
     load_voc,
     make_split,
     read_duplicates,
     read_voc_annotation,
+    repeat_factors,
     save_split,
+    select,
     voc_to_yolo,
     yolo_label_lines,
 )
@@ -100,6 +104,38 @@ def test_voc_to_yolo(voc, tmp_path):
     assert (rows[:, 0] == 0).all() and (rows[:, 1:] >= 0).all() and (rows[:, 1:] <= 1).all()
     assert len(rows) == sum(len(it.boxes) for it in items)
     voc_to_yolo(items, split, tmp_path / "yolo")  # re-runnable
+
+
+def _image(*labels):
+    return VocImage(Path("x.jpg"), 10, 10, np.zeros((len(labels), 4), np.float32), list(labels))
+
+
+def test_repeat_factors_by_hand():
+    """LVIS rule: r = max(1, sqrt(t / f)) per label, the image's largest r, rounded."""
+    items = [_image("with_mask"), _image("with_mask"), _image("with_mask", "without_mask"), _image()]
+    # f(with) = 3/4 -> r 1.15 -> 1; f(without) = 1/4 -> r 2 at t = 1, 1.41 -> 1 at t = 0.5, 2.83 -> 3 at t = 2
+    assert repeat_factors(items, 1.0) == [1, 1, 2, 1]
+    assert repeat_factors(items, 0.5) == [1, 1, 1, 1]
+    assert repeat_factors(items, 2.0) == [2, 2, 3, 1]  # f(with) = 3/4 -> sqrt(8/3) = 1.63 -> 2
+    with pytest.raises(ValueError, match="> 0"):
+        repeat_factors(items, 0)
+
+
+def test_voc_to_yolo_repeats_rare_labels(voc, tmp_path):
+    items = load_voc(voc)
+    split = make_split(items, val_fraction=0.25)
+    yaml = voc_to_yolo(items, split, tmp_path / "yolo", repeat_threshold=1.0)
+    assert "train: train.txt" in yaml.read_text()
+    listed = (tmp_path / "yolo" / "train.txt").read_text().splitlines()
+    train = select(items, split["train"])
+    expected = repeat_factors(train, 1.0)
+    assert max(expected) > 1  # the sample has rare labels, so something is repeated
+    assert len(listed) == sum(expected)
+    for it, r in zip(train, expected, strict=True):
+        assert sum(Path(line).name == it.path.name for line in listed) == r
+    for line in listed:  # ultralytics finds each label by swapping /images/ for /labels/
+        assert Path(line).is_file() and Path(line.replace("/images/", "/labels/")).with_suffix(".txt").is_file()
+    assert "train: images/train" in voc_to_yolo(items, split, tmp_path / "yolo").read_text()  # off again
 
 
 def test_prepare_crops_layout_and_labels(voc, tmp_path):

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,7 +64,15 @@ def test_lr0_flag_picks_adamw_and_no_warmup(tmp_path, monkeypatch):
     assert "optimizer" not in default and "lr0" not in default and default["warmup_epochs"] == 3.0
 
 
-@pytest.mark.parametrize("flag", ["--lr0 0", "--lr0 2", "--warmup-epochs -1"])
+def test_repeat_threshold_flag_oversamples_the_training_list(tmp_path, monkeypatch):
+    """--repeat-threshold reaches the dataset ultralytics trains on; without it every image is listed once."""
+    args = _train_args(tmp_path, monkeypatch, "--repeat-threshold 1.0")
+    assert "train: train.txt" in Path(args["data"]).read_text()
+    default = _train_args(tmp_path / "b", monkeypatch)
+    assert "train: images/train" in Path(default["data"]).read_text()
+
+
+@pytest.mark.parametrize("flag", ["--lr0 0", "--lr0 2", "--warmup-epochs -1", "--repeat-threshold 0"])
 def test_bad_learning_rate_flags_are_clear_errors(flag, capsys):
     assert train.main(f"detector --output-dir unused {flag}".split()) == 2
     assert "must be" in capsys.readouterr().err
