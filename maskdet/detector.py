@@ -17,20 +17,20 @@ from maskdet.results import Faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # Detector input size (longest side). Photos: 640, which finds the tiny faces of crowd scenes (face AP@0.5
-# 0.863 vs 0.693 at 320 on our validation split). Live video (webcam, streams, video files): 320, real time
+# 0.864 vs 0.703 at 320 on our validation split). Live video (webcam, streams, video files): 320, real time
 # on 2 CPU cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. README, Speed.
 DEFAULT_IMGSZ = 640
 LIVE_IMGSZ = 320
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
 # where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones. Photo entry
 # points (maskdet detect, the Image tab, /detect_image, evaluate.py) run 640 + a 1024 pass by default:
-# face AP@0.5 0.901 vs 0.863 at 640 alone, about 2.8x the time per photo (README, Accuracy). `Pipeline` itself
+# face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (README, Accuracy). `Pipeline` itself
 # runs one pass unless given `zoom`.
 SMALL_FACE = 32
 DEFAULT_ZOOM = 1024
 # Photo entry points also run the 640 pass on the mirrored image and fuse the two views (`fuse_views`):
-# with the zoomed pass, face AP@0.5 0.907 vs 0.901 on all faces, 0.951 vs 0.949 on faces of 16 px and
-# more, AP@0.5:0.95 0.605 vs 0.597, precision 0.881 vs 0.873, for ~1.2x the photo time (model_card.md).
+# with the zoomed pass, face AP@0.5 0.917 vs 0.909 on all faces, 0.952 vs 0.946 on faces of 16 px and
+# more, AP@0.5:0.95 0.606 vs 0.598, precision 0.910 vs 0.891, for ~1.2x the photo time (model_card.md).
 # Live video never flips. `--no-flip` turns it off.
 DEFAULT_FLIP = True
 # Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load,
