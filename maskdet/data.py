@@ -10,6 +10,7 @@ import json
 import math
 import random
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,10 +174,7 @@ def repeat_factors(items: Sequence[VocImage], threshold: float) -> list[int]:
     """
     if threshold <= 0:
         raise ValueError(f"repeat threshold must be > 0, but got {threshold}")
-    seen: dict[str, int] = {}
-    for it in items:
-        for label in set(it.labels):
-            seen[label] = seen.get(label, 0) + 1
+    seen = Counter(label for it in items for label in set(it.labels))  # images per label
     factor = {label: max(1.0, math.sqrt(threshold * len(items) / n)) for label, n in seen.items()}
     return [round(max((factor[label] for label in it.labels), default=1.0)) for it in items]
 
@@ -197,23 +195,20 @@ def voc_to_yolo(
         Path of the `data.yaml` to hand to `YOLO.train(data=...)`.
     """
     out_dir = Path(out_dir).resolve()
+    linked: dict[str, list[tuple[VocImage, Path]]] = {}
     for side in ("train", "val"):
         (out_dir / "images" / side).mkdir(parents=True, exist_ok=True)
         (out_dir / "labels" / side).mkdir(parents=True, exist_ok=True)
-        for it in select(items, split[side]):
-            link = out_dir / "images" / side / it.path.name
+        linked[side] = [(it, out_dir / "images" / side / it.path.name) for it in select(items, split[side])]
+        for it, link in linked[side]:
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(it.path.resolve())
             (out_dir / "labels" / side / f"{it.stem}.txt").write_text(yolo_label_lines(it.boxes, it.width, it.height))
     train = "images/train"
     if repeat_threshold is not None:
-        chosen = select(items, split["train"])
-        listed = [
-            str(out_dir / "images" / "train" / it.path.name)
-            for it, r in zip(chosen, repeat_factors(chosen, repeat_threshold), strict=True)
-            for _ in range(r)
-        ]
+        factors = repeat_factors([it for it, _ in linked["train"]], repeat_threshold)
+        listed = [str(link) for (_, link), r in zip(linked["train"], factors, strict=True) for _ in range(r)]
         train = "train.txt"
         (out_dir / train).write_text("".join(line + "\n" for line in listed))
     yaml = out_dir / "data.yaml"
