@@ -103,7 +103,7 @@ def run_configs(
 
 
 def config_name(size: int, zoom: int | None = None, flip: bool = False) -> str:
-    """How reports name a detector setting: "640", "640+1024", "640+flip+1024" (flip runs at `size`)."""
+    """How reports name a detector setting: "640", "640+1024", "640+flip+1024" (flip mirrors every pass)."""
     return f"{size}{'+flip' if flip else ''}{f'+{zoom}' if zoom else ''}"
 
 
@@ -186,27 +186,30 @@ class FaceDetector:
             zoom: a larger size for a second pass that adds the faces the first sees smaller than
                 `SMALL_FACE` input pixels (crowds, far faces; about (zoom / imgsz)^2 + 1 times the time).
                 None, or not above `imgsz`, or a static ONNX model: one pass.
-            flip: also run the `imgsz` pass on the mirrored frame and fuse the two views (`fuse_views`):
-                faces both views find rank above faces one view finds, for about 2x that pass's time.
+            flip: also run each pass on the mirrored frame and fuse the two views (`fuse_views`): faces
+                both views find rank above faces one view finds, for about 2x the time.
 
         Returns:
             `Faces` with boxes in `frame` pixels, unclassified (label_ids = -1), best first.
         """
-        if not flip:
-            faces = self._detect(frame, conf, iou, imgsz)
-        else:  # each view at half the threshold: a fused face keeps the mean score of the two
-            faces = self._detect(frame, conf / 2, iou, imgsz)
-            mirrored = self._detect(np.ascontiguousarray(frame[:, ::-1]), conf / 2, iou, imgsz)
-            boxes = mirrored.boxes.copy()
-            boxes[:, [0, 2]] = frame.shape[1] - mirrored.boxes[:, [2, 0]]
-            faces = fuse_views(faces, Faces(boxes=boxes, scores=mirrored.scores), iou)
-            faces = faces[faces.scores >= conf]
+        faces = self._views(frame, conf, iou, imgsz, flip)
         if zoom is None or zoom <= imgsz or self.imgsz_fixed:
             return faces
-        small = self._detect(frame, conf, iou, zoom)
+        small = self._views(frame, conf, iou, zoom, flip)
         wh = small.boxes[:, 2:] - small.boxes[:, :2]
         side = np.sqrt(wh[:, 0] * wh[:, 1]) * imgsz / max(frame.shape[:2])  # as the first pass sees them
         return merge_passes(faces, small[side < SMALL_FACE], iou)
+
+    def _views(self, frame: np.ndarray, conf: float, iou: float, imgsz: int, flip: bool) -> Faces:
+        """One pass at `imgsz`; with `flip`, fused with the same pass on the mirrored frame."""
+        if not flip:
+            return self._detect(frame, conf, iou, imgsz)
+        faces = self._detect(frame, conf / 2, iou, imgsz)  # each view at half the threshold: a fused face
+        mirrored = self._detect(np.ascontiguousarray(frame[:, ::-1]), conf / 2, iou, imgsz)  # keeps the mean
+        boxes = mirrored.boxes.copy()
+        boxes[:, [0, 2]] = frame.shape[1] - mirrored.boxes[:, [2, 0]]
+        faces = fuse_views(faces, Faces(boxes=boxes, scores=mirrored.scores), iou)
+        return faces[faces.scores >= conf]
 
     def _detect(self, frame: np.ndarray, conf: float, iou: float, imgsz: int) -> Faces:
         if not hasattr(self.model, "predict"):  # the onnxruntime fast path (a static export uses its own size)

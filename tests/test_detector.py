@@ -156,6 +156,41 @@ def test_flip_fuses_the_two_views_in_frame_coordinates():
     np.testing.assert_allclose(faces.scores, [0.8])
 
 
+class SceneModel:
+    """A mirror-aware stand-in: each face is (box in frame pixels, score in the plain view, score in the
+    mirrored view, the input sizes that see it); a marker pixel top-right tells the mirrored frame apart."""
+
+    A, B, D = [100, 100, 300, 300], [500, 50, 510, 60], [20, 400, 30, 410]
+    FACES = ((A, 0.9, 0.7, (640, 1280)), (B, 0.6, 0.4, (1280,)), (D, 0.0, 0.8, (1280,)))
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, frame, conf, iou, imgsz):
+        mirrored = frame[0, 0, 0] == 255
+        self.calls.append((imgsz, bool(mirrored)))
+        found = [(b, m if mirrored else p) for b, p, m, sizes in self.FACES if imgsz in sizes]
+        found = [([640 - b[2], b[1], 640 - b[0], b[3]] if mirrored else b, s) for b, s in found if s >= conf]
+        return np.array([b for b, _ in found], np.float32).reshape(-1, 4), np.array([s for _, s in found], np.float32)
+
+
+def test_flip_also_fuses_the_views_of_the_zoomed_pass():
+    model = SceneModel()
+    det = FaceDetector(model)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    frame[0, -1] = 255
+    faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280, flip=True)
+    assert model.calls == [(640, False), (640, True), (1280, False), (1280, True)]
+    # A from the 640 views (mean 0.8); the zoomed pass adds the tiny faces: B seen both ways (mean 0.5),
+    # D in the mirrored view alone (half its 0.8); the zoomed pass's A is the big face it does not add
+    np.testing.assert_allclose(faces.boxes, [SceneModel.A, SceneModel.B, SceneModel.D], atol=1e-3)
+    np.testing.assert_allclose(faces.scores, [0.8, 0.5, 0.4])
+    model.calls.clear()
+    faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)  # no flip: the plain view of each pass only
+    assert model.calls == [(640, False), (1280, False)]
+    np.testing.assert_allclose(faces.scores, [0.9, 0.6])
+
+
 def test_fuse_views_by_hand():
     from maskdet.detector import fuse_views
 
