@@ -327,9 +327,12 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
 
     items = voc_items(a)
     reports = {}
-    for det in (FaceDetector.load(source) for source in a.detector):
+    detectors = [FaceDetector.load(source) for source in a.detector]
+    names = [det.path.name for det in detectors]  # two runs' detector-int8.onnx: their paths, or one report is lost
+    for det in detectors:
+        name = det.path.name if names.count(det.path.name) == 1 else str(det.path)
         for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
-            reports[f"maskdet {det.path.name} @{config_name(size, zoom, flip)}"] = evaluate_faces(
+            reports[f"maskdet {name} @{config_name(size, zoom, flip)}"] = evaluate_faces(
                 lambda frame, conf, det=det, size=size, zoom=zoom, flip=flip: det.detect(
                     frame, conf=conf, imgsz=size, zoom=zoom, flip=flip
                 ),

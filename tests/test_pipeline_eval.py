@@ -191,5 +191,11 @@ def test_evaluate_faces_smoke(models, tmp_path, capsys):
     rows = json.loads(report.read_text())
     assert list(rows) == [f"maskdet {models[0].name} @96", f"maskdet {other.name} @96"]
     assert [r["images"] for r in rows.values()] == [12, 12]
+    twin = tmp_path / "run2" / models[0].name  # the same file name from another run: told apart by path
+    twin.parent.mkdir()
+    twin.write_bytes(models[0].read_bytes())
+    same = [*two[:5], str(twin), *two[6:]]
+    assert evaluate.main([*same, "--all", "--zoom", "0", "--no-flip", "--json", str(report)]) == 0
+    assert list(json.loads(report.read_text())) == [f"maskdet {models[0]} @96", f"maskdet {twin} @96"]
     assert evaluate.main([*argv, "--all", "--zoom", "160", "--json", str(report)]) == 0  # flip: the default
     assert [k.split("@")[1] for k in json.loads(report.read_text())] == ["96", "96+flip+160"]
