@@ -637,7 +637,7 @@ class MaskdetApp:
             "",
             f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos"
             f"{f' plus a {z} px pass for small faces' if (z := det.get('zoom')) else ''}"
-            f"{' and a mirrored pass' if det.get('flip') else ''}, "
+            f"{(' (both also mirrored)' if z else ' (also mirrored)') if det.get('flip') else ''}, "
             f"{det.get('live_imgsz')} px for the webcam and videos)",
         ]
         if m := det.get("metrics"):

@@ -191,7 +191,7 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
             "--flip",
             action=argparse.BooleanOptionalAction,
             default=DEFAULT_FLIP,
-            help="also detect on the mirrored image and fuse the two views (default on; ~1.2x the photo time)",
+            help="also detect on the mirrored image and fuse the views (default on; ~2x the photo time)",
         )
 
 

@@ -28,10 +28,10 @@ LIVE_IMGSZ = 320
 # runs one pass unless given `zoom`.
 SMALL_FACE = 32
 DEFAULT_ZOOM = 1024
-# Photo entry points also run the 640 pass on the mirrored image and fuse the two views (`fuse_views`):
-# with the zoomed pass, face AP@0.5 0.917 vs 0.909 on all faces, 0.952 vs 0.946 on faces of 16 px and
-# more, AP@0.5:0.95 0.606 vs 0.598, precision 0.910 vs 0.891, for ~1.2x the photo time (model_card.md).
-# Live video never flips. `--no-flip` turns it off.
+# Photo entry points also run both passes on the mirrored image and fuse each pair of views (`fuse_views`):
+# face AP@0.5 0.919 vs 0.909 on all faces, 0.954 vs 0.946 on faces of 16 px and more, AP@0.5:0.95 0.612
+# vs 0.598, end-to-end mAP@0.5 0.836 (0.829 mirroring the 640 pass alone), for ~2x the photo time
+# (model_card.md). Live video never flips. `--no-flip` turns it off.
 DEFAULT_FLIP = True
 # Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load,
 # and the INT8 copy (maskdet.quantize) first of all: ~3/4 of the float time at the same face AP.

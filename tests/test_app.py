@@ -243,7 +243,9 @@ def test_model_info_names_the_loaded_models(client, app_server):
     info["detector"]["zoom"] = 1024
     assert "input 320 px for photos plus a 1024 px pass for small faces," in about(info)
     info["detector"]["flip"] = True  # the default
-    assert "input 320 px for photos plus a 1024 px pass for small faces and a mirrored pass," in about(info)
+    assert "input 320 px for photos plus a 1024 px pass for small faces (both also mirrored)," in about(info)
+    info["detector"]["zoom"] = None
+    assert "input 320 px for photos (also mirrored)," in about(info)
 
 
 # ------------------------------------------------------------------------------------------ in process
