@@ -80,7 +80,7 @@ def configurations(args) -> dict:
     """name -> callable(frame) -> Faces; the baseline first."""
     from maskdet.baselines import YuNetDetector
     from maskdet.classifier import MaskClassifier
-    from maskdet.detector import FaceDetector, run_sizes
+    from maskdet.detector import FaceDetector, report_names, run_sizes
     from maskdet.pipeline import Pipeline
 
     configs = {}
@@ -89,11 +89,11 @@ def configurations(args) -> dict:
     if args.yunet.is_file():
         yunet = YuNetDetector(args.yunet)
         configs["baseline: YuNet + classifier"] = Pipeline(yunet, main_clf, face_threshold=0.6, iou=0.3)
-    for det_path in args.detectors:
-        det = FaceDetector.load(det_path)
+    detectors = [FaceDetector.load(det_path) for det_path in args.detectors]
+    for det, det_name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
         for size in run_sizes(det, args.imgsz):
             for backend, c in clf.items():
-                name = f"maskdet {det.path.name} @{size}, {backend} clf"
+                name = f"maskdet {det_name} @{size}, {backend} clf"
                 configs[name] = Pipeline(det, c, imgsz=size)
     return configs
 

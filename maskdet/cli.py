@@ -322,15 +322,13 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 def _evaluate_faces(a: argparse.Namespace) -> str:
     from maskdet.baselines import YuNetDetector
-    from maskdet.detector import FaceDetector, config_name, run_configs
+    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
     from maskdet.face_eval import evaluate_faces, format_table
 
     items = voc_items(a)
     reports = {}
     detectors = [FaceDetector.load(source) for source in a.detector]
-    names = [det.path.name for det in detectors]  # two runs' detector-int8.onnx: their paths, or one report is lost
-    for det in detectors:
-        name = det.path.name if names.count(det.path.name) == 1 else str(det.path)
+    for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
         for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
             reports[f"maskdet {name} @{config_name(size, zoom, flip)}"] = evaluate_faces(
                 lambda frame, conf, det=det, size=size, zoom=zoom, flip=flip: det.detect(

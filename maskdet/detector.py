@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,13 @@ def run_configs(
 def config_name(size: int, zoom: int | None = None, flip: bool = False) -> str:
     """How reports name a detector setting: "640", "640+1024", "640+flip+1024" (flip mirrors every pass)."""
     return f"{size}{'+flip' if flip else ''}{f'+{zoom}' if zoom else ''}"
+
+
+def report_names(paths: Sequence[Path]) -> list[str]:
+    """Each detector's file name, or its whole path where two share a name (two runs' detector-int8.onnx):
+    reports key their rows by it, and a repeated key would drop one detector's figures."""
+    counts = Counter(path.name for path in paths)
+    return [path.name if counts[path.name] == 1 else str(path) for path in paths]
 
 
 def _download_from_hub(repo_id: str) -> Path:

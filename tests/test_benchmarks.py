@@ -40,6 +40,12 @@ def test_latency_quick(models, tmp_path, capsys):
     ours = [r for name, r in results.items() if "detector.onnx @320" in name]
     assert ours and all(cell["median_ms"] > 0 for cell in ours[0].values())
     assert "ratio" in capsys.readouterr().out
+    twin = tmp_path / "run2" / det.name  # another run's file of the same name: its own rows, by path
+    twin.parent.mkdir()
+    twin.write_bytes(det.read_bytes())
+    argv[argv.index(str(det)) + 1 : argv.index(str(det)) + 1] = [str(twin)]
+    assert _script("latency").main([*argv, "--json", str(out)]) == 0
+    assert sum(f"{det} @320" in name or f"{twin} @320" in name for name in json.loads(out.read_text())) == 2
 
 
 def test_classifier_comparison_quick(models, capsys):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -82,6 +84,15 @@ def test_letterbox_rectangular_and_square():
     assert blob[0, :, :40].max() == pytest.approx(114 / 255) and blob.dtype == np.float32
     blob, _, _ = letterbox(np.zeros((100, 330, 3), np.uint8), 320)  # 320x97 -> padded to 320x128
     assert blob.shape == (1, 3, 128, 320)
+
+
+def test_report_names_are_file_names_unless_two_detectors_share_one():
+    from maskdet.detector import report_names
+
+    a, b, c = Path("runs/a/detector-int8.onnx"), Path("runs/b/detector-int8.onnx"), Path("runs/a/detector.onnx")
+    assert report_names([a, c]) == ["detector-int8.onnx", "detector.onnx"]
+    assert report_names([a, b, c]) == [str(a), str(b), "detector.onnx"]  # rows keyed by name stay apart
+    assert report_names([]) == []
 
 
 def test_run_sizes_each_once_and_a_static_export_only_its_own(stub_detector):
