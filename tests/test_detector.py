@@ -104,97 +104,77 @@ def test_run_sizes_each_once_and_a_static_export_only_its_own(stub_detector):
     assert run_sizes(dynamic, [640, 320]) == [416]
 
 
-class SizedModel:
-    """An ONNX-path stand-in whose boxes depend on the input size, like a real detector's.
+class SceneModel:
+    """An ONNX-path stand-in for a scene: each face is (box in frame pixels, score in the plain view, score
+    in the mirrored view, the input sizes that see it); None: that view misses it. A marker pixel the
+    frame has top-right (top-left once mirrored) tells the views apart. Honours `conf`."""
 
-    At 640 it finds the big face A. At 1280 (twice the scale) it finds A again, a tiny face B the first
-    pass missed, and a big box C that the zoomed pass alone reports (zoomed passes are least reliable on
-    big faces).
-    """
-
-    A, B, C = [100, 100, 300, 300], [500, 50, 510, 60], [320, 0, 480, 200]
-
-    def __init__(self):
-        self.sizes = []
+    def __init__(self, faces):
+        self.faces, self.calls = faces, []
 
     def __call__(self, frame, conf, iou, imgsz):
-        self.sizes.append(imgsz)
-        found = {640: [(self.A, 0.9)], 1280: [([101, 99, 301, 299], 0.8), (self.B, 0.6), (self.C, 0.7)]}[imgsz]
-        return np.array([b for b, _ in found], np.float32), np.array([s for _, s in found], np.float32)
-
-
-def test_zoom_adds_only_the_small_faces_of_the_second_pass():
-    model = SizedModel()
-    det = FaceDetector(model)
-    frame = np.zeros((480, 640, 3), np.uint8)
-    faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)
-    assert model.sizes == [640, 1280]
-    np.testing.assert_allclose(faces.boxes, [SizedModel.A, SizedModel.B])  # A once (the first pass's), B added
-    np.testing.assert_allclose(faces.scores, [0.9, 0.6])
-    model.sizes.clear()
-    assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1 and model.sizes == [640]  # no zoom: one pass
-
-
-class MirrorModel:
-    """Finds a face centred on the vertical axis in both views (score 0.9 plain, 0.7 mirrored), a side
-    face only in the mirrored view (it looks for a marker pixel in the top-left corner, which the
-    original frame has top-right), and a faint face at 0.5 plain / 0.2 mirrored. Honours `conf`."""
-
-    CENTRE, SIDE, FAINT = [270, 100, 370, 200], [400, 100, 500, 200], [0, 300, 100, 400]
-
-    def __call__(self, frame, conf, iou, imgsz):
-        mirrored = frame[0, 0, 0] == 255
-        found = [
-            (self.CENTRE, 0.7 if mirrored else 0.9),
-            ([540, 300, 640, 400] if mirrored else self.FAINT, 0.2 if mirrored else 0.5),
-        ]
-        found += [(self.SIDE, 0.8)] if mirrored else []
-        found = [(b, s) for b, s in found if s >= conf]
+        mirrored = bool(frame[0, 0, 0] == 255)
+        self.calls.append((imgsz, mirrored))
+        w = frame.shape[1]
+        found = [(b, m if mirrored else p) for b, p, m, sizes in self.faces if imgsz in sizes]
+        found = [([w - b[2], b[1], w - b[0], b[3]] if mirrored else b, s) for b, s in found if s and s >= conf]
         return np.array([b for b, _ in found], np.float32).reshape(-1, 4), np.array([s for _, s in found], np.float32)
 
 
-def test_flip_fuses_the_two_views_in_frame_coordinates():
-    det = FaceDetector(MirrorModel())
+def marked_frame() -> np.ndarray:
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[0, -1] = 255
+    return frame
+
+
+BIG, TINY = [100, 100, 300, 300], [500, 50, 510, 60]
+
+
+def test_zoom_adds_only_the_small_faces_of_the_second_pass():
+    # at 640 the big face; at 1280 (twice the scale) the big face again, a tiny face the first pass
+    # missed, and a big box only the zoomed pass reports (zoomed passes are least reliable on big faces)
+    model = SceneModel(
+        [
+            (BIG, 0.9, None, (640,)),
+            ([101, 99, 301, 299], 0.8, None, (1280,)),
+            (TINY, 0.6, None, (1280,)),
+            ([320, 0, 480, 200], 0.7, None, (1280,)),
+        ]
+    )
+    det = FaceDetector(model)
+    frame = marked_frame()
+    faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)
+    assert model.calls == [(640, False), (1280, False)]
+    np.testing.assert_allclose(faces.boxes, [BIG, TINY])  # the big face once (the first pass's), the tiny added
+    np.testing.assert_allclose(faces.scores, [0.9, 0.6])
+    model.calls.clear()
+    assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1 and model.calls == [(640, False)]  # no zoom: one pass
+
+
+def test_flip_fuses_the_two_views_in_frame_coordinates():
+    centre, side, faint = [270, 100, 370, 200], [140, 100, 240, 200], [0, 300, 100, 400]
+    det = FaceDetector(SceneModel([(centre, 0.9, 0.7, (640,)), (side, None, 0.8, (640,)), (faint, 0.5, 0.2, (640,))]))
+    frame = marked_frame()
     faces = det.detect(frame, conf=0.3, imgsz=640, flip=True)
-    # both views: mean score; the side face only mirrored (x 140-240 back in the frame): half its score;
+    # both views: mean score; the side face only mirrored (found at x 400-500 there): half its score;
     # the faint face is under `conf` in the mirrored view alone, but the views run at conf / 2, so it fuses
-    np.testing.assert_allclose(faces.boxes, [MirrorModel.CENTRE, [140, 100, 240, 200], MirrorModel.FAINT], atol=1e-3)
+    np.testing.assert_allclose(faces.boxes, [centre, side, faint], atol=1e-3)
     np.testing.assert_allclose(faces.scores, [0.8, 0.4, 0.35])
     assert len(det.detect(frame, conf=0.3, imgsz=640)) == 2  # no flip: the original view only
     faces = det.detect(frame, conf=0.45, imgsz=640, flip=True)  # one view's 0.8 is not enough at 0.45
     np.testing.assert_allclose(faces.scores, [0.8])
 
 
-class SceneModel:
-    """A mirror-aware stand-in: each face is (box in frame pixels, score in the plain view, score in the
-    mirrored view, the input sizes that see it); a marker pixel top-right tells the mirrored frame apart."""
-
-    A, B, D = [100, 100, 300, 300], [500, 50, 510, 60], [20, 400, 30, 410]
-    FACES = ((A, 0.9, 0.7, (640, 1280)), (B, 0.6, 0.4, (1280,)), (D, 0.0, 0.8, (1280,)))
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, frame, conf, iou, imgsz):
-        mirrored = frame[0, 0, 0] == 255
-        self.calls.append((imgsz, bool(mirrored)))
-        found = [(b, m if mirrored else p) for b, p, m, sizes in self.FACES if imgsz in sizes]
-        found = [([640 - b[2], b[1], 640 - b[0], b[3]] if mirrored else b, s) for b, s in found if s >= conf]
-        return np.array([b for b, _ in found], np.float32).reshape(-1, 4), np.array([s for _, s in found], np.float32)
-
-
 def test_flip_also_fuses_the_views_of_the_zoomed_pass():
-    model = SceneModel()
+    alone = [20, 400, 30, 410]
+    model = SceneModel([(BIG, 0.9, 0.7, (640, 1280)), (TINY, 0.6, 0.4, (1280,)), (alone, None, 0.8, (1280,))])
     det = FaceDetector(model)
-    frame = np.zeros((480, 640, 3), np.uint8)
-    frame[0, -1] = 255
+    frame = marked_frame()
     faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280, flip=True)
     assert model.calls == [(640, False), (640, True), (1280, False), (1280, True)]
-    # A from the 640 views (mean 0.8); the zoomed pass adds the tiny faces: B seen both ways (mean 0.5),
-    # D in the mirrored view alone (half its 0.8); the zoomed pass's A is the big face it does not add
-    np.testing.assert_allclose(faces.boxes, [SceneModel.A, SceneModel.B, SceneModel.D], atol=1e-3)
+    # the big face from the 640 views (mean 0.8); the zoomed pass adds the tiny faces: one seen both ways
+    # (mean 0.5), one in the mirrored view alone (half its 0.8); its own big face it does not add
+    np.testing.assert_allclose(faces.boxes, [BIG, TINY, alone], atol=1e-3)
     np.testing.assert_allclose(faces.scores, [0.8, 0.5, 0.4])
     model.calls.clear()
     faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)  # no flip: the plain view of each pass only
