@@ -632,12 +632,12 @@ class MaskdetApp:
         if not info.get("loaded"):
             return f"### Models not loaded\n\n{info.get('error', '')}"
         det, clf = info["detector"], info["classifier"]
+        zoom = f" plus a {det['zoom']} px pass for small faces" if det.get("zoom") else ""
+        mirrored = (" (both also mirrored)" if zoom else " (also mirrored)") if det.get("flip") else ""
         lines = [
             f"### maskdet {info['version']}",
             "",
-            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos"
-            f"{f' plus a {z} px pass for small faces' if (z := det.get('zoom')) else ''}"
-            f"{(' (both also mirrored)' if z else ' (also mirrored)') if det.get('flip') else ''}, "
+            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos{zoom}{mirrored}, "
             f"{det.get('live_imgsz')} px for the webcam and videos)",
         ]
         if m := det.get("metrics"):
