@@ -66,6 +66,19 @@ def detector_parser() -> argparse.ArgumentParser:
         default=None,
         help="oversample images with rare mask labels (LVIS repeat-factor sampling; 1.0: unmasked 2x, incorrect 3x)",
     )
+    p.add_argument(
+        "--extra",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="more VOC folders, split by their bundled split (e.g. ../shared/datasets/facemask-extra)",
+    )
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from a YOLOv8n .tflite (e.g. ../shared/weights/yolov8n-face-widerface/yolov8n-face_int8.tflite)",
+    )
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
     p.add_argument("--export-imgsz", type=int, default=640, help="ONNX export size (the model is dynamic)")
@@ -125,6 +138,8 @@ def train_main(argv: list[str] | None = None) -> int:
                 lr0=a.lr0,
                 warmup_epochs=a.warmup_epochs,
                 repeat_threshold=a.repeat_threshold,
+                extra=tuple(a.extra),
+                init=a.init,
             )
             print(json.dumps(train_detector(cfg), indent=2))
         else:

@@ -27,7 +27,8 @@ VOC_LABEL_MAP = {
     "mask_worn_incorrectly": "mask_worn_incorrectly",
 }
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-BUNDLED_SPLIT = Path(__file__).parent / "splits" / "facemask-voc.json"
+SPLITS_DIR = Path(__file__).parent / "splits"
+BUNDLED_SPLIT = SPLITS_DIR / "facemask-voc.json"
 
 
 @dataclass
@@ -158,6 +159,39 @@ def load_split(path: str | Path = BUNDLED_SPLIT) -> dict[str, list[str]]:
     if not {"train", "val"} <= split.keys() or set(split["train"]) & set(split["val"]):
         raise ValueError(f"{str(path)!r} must hold disjoint 'train' and 'val' lists of image stems")
     return split
+
+
+def split_for(root: str | Path) -> Path:
+    """The bundled split of a dataset folder, by its name (`facemask-extra` -> splits/facemask-extra.json).
+
+    Raises:
+        FileNotFoundError: no bundled split has that name; the message says how to make one.
+    """
+    path = SPLITS_DIR / f"{Path(root).resolve().name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no bundled split for {str(root)!r} (looked for {path.name} in {str(SPLITS_DIR)!r}); make one with "
+            "maskdet.data.make_split + save_split and pass it"
+        )
+    return path
+
+
+def load_sets(sets: Sequence[tuple[str | Path, str | Path]]) -> tuple[list[VocImage], dict[str, list[str]]]:
+    """Several VOC folders as one: their images and the union of their splits ((folder, split JSON) pairs).
+
+    Raises:
+        ValueError: two folders share an image stem (labels are written per stem).
+    """
+    items: list[VocImage] = []
+    split: dict[str, list[str]] = {"train": [], "val": []}
+    for root, split_path in sets:
+        items.extend(load_voc(root))
+        for side, stems in load_split(split_path).items():
+            split.setdefault(side, []).extend(stems)
+    repeated = [stem for stem, n in Counter(it.stem for it in items).items() if n > 1]
+    if repeated:
+        raise ValueError(f"image stems {repeated[:3]} appear in more than one dataset folder; rename one set")
+    return sorted(items, key=lambda it: it.stem), {k: sorted(v) for k, v in split.items()}
 
 
 def select(items: Sequence[VocImage], stems: Iterable[str]) -> list[VocImage]:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from maskdet._env import configure_ultralytics
-from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, voc_to_yolo
+from maskdet.data import BUNDLED_SPLIT, load_sets, split_for, voc_to_yolo
 
 
 @dataclass
@@ -34,9 +34,16 @@ class DetectorTrainConfig:
     lr0: float | None = None  # set: AdamW at this peak LR (a gentle fine-tune); None: ultralytics' `auto` choice
     warmup_epochs: float = 3.0  # 0 for a fine-tune: warm-up starts the bias LR at 0.1, which undoes a trained head
     repeat_threshold: float | None = None  # set: oversample images with rare labels (data.repeat_factors)
+    extra: tuple[Path, ...] = ()  # more VOC folders, each split by its bundled split (data.split_for)
+    init: Path | None = None  # a YOLOv8n .tflite to start from (maskdet.tflite_init), instead of `model`
+    calibration_images: int = 64  # training images that set the converted model's BatchNorm statistics
 
     def __post_init__(self) -> None:
         self.data, self.split, self.output_dir = Path(self.data), Path(self.split), Path(self.output_dir)
+        self.extra = tuple(Path(p) for p in self.extra)
+        self.init = Path(self.init) if self.init is not None else None
+        if self.init is not None and self.init.suffix.lower() != ".tflite":
+            raise ValueError(f"init must be a YOLOv8 .tflite file, but got {str(self.init)!r}; use --model for a .pt")
         if self.imgsz % 32:
             raise ValueError(f"imgsz must be a multiple of 32, but got {self.imgsz}")
         if self.epochs < 1:
@@ -47,6 +54,20 @@ class DetectorTrainConfig:
             raise ValueError(f"repeat_threshold must be > 0, but got {self.repeat_threshold}")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, but got {self.warmup_epochs}")
+
+
+def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: DetectorTrainConfig) -> Path:
+    """`out/init.pt`: the TFLite model as a 1-class ultralytics checkpoint, its BatchNorms calibrated on
+    `cfg.calibration_images` training images (seeded), ready for `YOLO(...).train()`."""
+    import random
+
+    import cv2
+
+    from maskdet.tflite_init import convert, letterbox_rgb01, save_checkpoint
+
+    chosen = random.Random(cfg.seed).sample(train_images, min(cfg.calibration_images, len(train_images)))
+    images = [letterbox_rgb01(img) for img in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in chosen) if img is not None]
+    return save_checkpoint(convert(tflite, nc=1, calibration=images), out / "init.pt")
 
 
 def train_detector(cfg: DetectorTrainConfig) -> dict:
@@ -60,8 +81,12 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     from ultralytics import YOLO
 
     out = cfg.output_dir.resolve()
-    data_yaml = voc_to_yolo(load_voc(cfg.data), load_split(cfg.split), out / "yolo-data", cfg.repeat_threshold)
+    items, split = load_sets([(cfg.data, cfg.split), *((root, split_for(root)) for root in cfg.extra)])
+    data_yaml = voc_to_yolo(items, split, out / "yolo-data", cfg.repeat_threshold)
     last = out / "weights" / "last.pt"
+    model = cfg.model
+    if cfg.init is not None and not (cfg.resume and last.is_file()):
+        model = str(init_from_tflite(cfg.init, [it.path for it in items if it.stem in set(split["train"])], out, cfg))
     args = dict(
         data=str(data_yaml),
         imgsz=cfg.imgsz,
@@ -88,7 +113,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     if cfg.resume and last.is_file():  # an interrupted run: continue from its last epoch (and new time budget)
         YOLO(str(last)).train(resume=True, **({"time": cfg.hours} if cfg.hours else {}))
     else:
-        YOLO(cfg.model, task="detect").train(**args)
+        YOLO(model, task="detect").train(**args)
     best = out / "weights" / "best.pt"
     model = YOLO(str(best))
     val = model.val(

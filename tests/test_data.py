@@ -8,7 +8,9 @@ from voc_sample import make_voc, voc_xml
 from maskdet.classifier_data import CropDataConfig, load_crops, prepare_crops
 from maskdet.data import (
     BUNDLED_SPLIT,
+    SPLITS_DIR,
     VocImage,
+    load_sets,
     load_split,
     load_voc,
     make_split,
@@ -17,6 +19,7 @@ from maskdet.data import (
     repeat_factors,
     save_split,
     select,
+    split_for,
     voc_to_yolo,
     yolo_label_lines,
 )
@@ -74,6 +77,31 @@ def test_split_round_trip_and_bundled(tmp_path, voc):
         load_split(tmp_path / "bad.json")
     bundled = load_split(BUNDLED_SPLIT)
     assert len(bundled["train"]) > 400 and len(bundled["val"]) > 100
+
+
+def test_load_sets_joins_folders_and_their_splits(tmp_path):
+    a = make_voc(tmp_path / "a", n_images=4)
+    b = make_voc(tmp_path / "b", n_images=4)
+    for it in (b / "images").iterdir():  # the second set's stems must differ from the first's
+        it.rename(it.with_name("b_" + it.name))
+    for it in (b / "annotations").iterdir():
+        it.rename(it.with_name("b_" + it.name))
+    sa = save_split({"train": ["img0", "img1", "img2"], "val": ["img3"]}, tmp_path / "a.json")
+    sb = save_split({"train": ["b_img0"], "val": ["b_img1", "b_img2", "b_img3"]}, tmp_path / "b.json")
+    items, split = load_sets([(a, sa), (b, sb)])
+    assert len(items) == 8
+    assert split == {"train": ["b_img0", "img0", "img1", "img2"], "val": ["b_img1", "b_img2", "b_img3", "img3"]}
+    with pytest.raises(ValueError, match="more than one dataset folder"):
+        load_sets([(a, sa), (a, sa)])
+
+
+def test_split_for_finds_bundled_splits_by_folder_name(tmp_path):
+    assert split_for(tmp_path / "facemask-voc") == BUNDLED_SPLIT
+    assert split_for(tmp_path / "facemask-extra") == SPLITS_DIR / "facemask-extra.json"
+    extra = load_split(SPLITS_DIR / "facemask-extra.json")  # 230 scenes, 1 in 5 held out
+    assert (len(extra["train"]), len(extra["val"])) == (184, 46)
+    with pytest.raises(FileNotFoundError, match="no bundled split"):
+        split_for(tmp_path / "my-data")
 
 
 @pytest.mark.parametrize(
