@@ -327,6 +327,19 @@ def evaluate_parser() -> argparse.ArgumentParser:
     add_data_args(e)
     add_model_args(e, several_sizes=True)
     e.add_argument("--output-dir", type=Path, default=Path("runs/eval"), help="pipeline_eval.json and the plots")
+    u = sub.add_parser("closeups", help="big faces: found and labelled right on face crops, whole and pasted")
+    u.add_argument(
+        "--data", type=Path, default=SHARED / "datasets" / "facemask-crops", help="image folder <folder>/<label>/*.jpg"
+    )
+    u.add_argument("--per-label", type=int, default=150, help="crops sampled per label (seeded)")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--detector", nargs="+", default=[None], help="detectors compared (default: bundled)")
+    u.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
+    u.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ, LIVE_IMGSZ], help="detector input sizes")
+    u.add_argument("--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="photo setting's zoomed pass (0: none)")
+    u.add_argument("--flip", action=argparse.BooleanOptionalAction, default=DEFAULT_FLIP)
+    u.add_argument("--face-threshold", type=float, default=0.35)
+    u.add_argument("--json", type=Path, default=None, help="write the full report here")
     c = sub.add_parser("classify", help="the classifier alone on an image folder <folder>/<label>/*.jpg")
     c.add_argument("--data", type=Path, required=True, help="image folder with one sub-folder per label")
     c.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
@@ -383,6 +396,25 @@ def _evaluate_pipeline(a: argparse.Namespace) -> str:
     return format_reports(reports)
 
 
+def _evaluate_closeups(a: argparse.Namespace) -> str:
+    from maskdet.classifier import MaskClassifier
+    from maskdet.closeup_eval import closeup_cases, evaluate_closeups, format_closeups
+    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
+    from maskdet.pipeline import Pipeline
+
+    cases = closeup_cases(a.data, a.per_label, a.seed)
+    classifier = MaskClassifier.from_pretrained(a.classifier)
+    detectors = [FaceDetector.load(source) for source in a.detector]
+    reports = {}
+    for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
+        for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
+            pipe = Pipeline(det, classifier, face_threshold=a.face_threshold, imgsz=size, zoom=zoom, flip=flip)
+            reports[f"{name} @{config_name(size, zoom, flip)}"] = evaluate_closeups(pipe, cases)
+    if a.json:
+        a.json.write_text(json.dumps(reports, indent=2) + "\n")
+    return format_closeups(reports)
+
+
 def _evaluate_classifier(a: argparse.Namespace) -> str:
     from maskdet.classifier import MaskClassifier
     from maskdet.classifier_eval import evaluate_classifier, format_classification
@@ -403,7 +435,12 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     """`python evaluate.py {faces,pipeline,classify} ...`: print a markdown report, write JSON (and plots)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     a = evaluate_parser().parse_args(argv)
-    run = {"faces": _evaluate_faces, "pipeline": _evaluate_pipeline, "classify": _evaluate_classifier}[a.mode]
+    run = {
+        "faces": _evaluate_faces,
+        "pipeline": _evaluate_pipeline,
+        "closeups": _evaluate_closeups,
+        "classify": _evaluate_classifier,
+    }[a.mode]
     try:
         print(run(a))
     except (ValueError, FileNotFoundError) as e:
