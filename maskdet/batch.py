@@ -28,6 +28,7 @@ import glob
 import hashlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -348,6 +349,7 @@ def process_source(photo, video, source: Source, settings: BatchSettings) -> dic
     except Exception as e:  # a model or library failure on this one input
         columns, summary = face_columns(source.key, source.path, []), {**head, "status": "error", "error": brief(e)}
     summary["seconds"] = round(time.perf_counter() - start, 3)
+    summary["worker"] = f"{socket.gethostname()}:{os.getpid()}"  # which node and process did it
     return {"key": source.key, "faces": columns, "summary": summary}
 
 
