@@ -195,18 +195,21 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
         )
 
 
+def pipeline_kwargs(a: argparse.Namespace) -> dict:
+    """The `Pipeline` settings the flags of `add_model_args` give (everything but the two models)."""
+    return {
+        "face_threshold": a.face_threshold,
+        "label_threshold": a.label_threshold,
+        "imgsz": a.imgsz,
+        "zoom": getattr(a, "zoom", None),  # video entry points have no --zoom or --flip
+        "flip": getattr(a, "flip", False),
+    }
+
+
 def pipeline_from_args(a: argparse.Namespace):
     from maskdet.pipeline import Pipeline
 
-    return Pipeline.from_pretrained(
-        a.detector,
-        a.classifier,
-        face_threshold=a.face_threshold,
-        label_threshold=a.label_threshold,
-        imgsz=a.imgsz,
-        zoom=getattr(a, "zoom", None),  # video entry points have no --zoom or --flip
-        flip=getattr(a, "flip", False),
-    )
+    return Pipeline.from_pretrained(a.detector, a.classifier, **pipeline_kwargs(a))
 
 
 def detect_main(argv: list[str]) -> int:
@@ -299,11 +302,7 @@ def batch_main(argv: list[str]) -> int:
         settings = BatchSettings(
             detector=a.detector,
             classifier=a.classifier,
-            face_threshold=a.face_threshold,
-            label_threshold=a.label_threshold,
-            imgsz=a.imgsz,
-            zoom=a.zoom,
-            flip=a.flip,
+            **pipeline_kwargs(a),
             video_imgsz=a.video_imgsz,
             track=not a.no_track,
             annotate_dir=str((a.output / "annotated").resolve()) if a.annotate else None,
