@@ -317,6 +317,8 @@ def _process_video(pipe, source: Source, path: str, settings: BatchSettings) -> 
         summary = process_video(
             pipe, src, tmp, track=settings.track, on_frame=lambda _annotated, faces: frames.append(faces)
         )
+        if summary["stopped"] == "interrupted":  # Ctrl-C inside process_video: not a finished video
+            raise KeyboardInterrupt
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)

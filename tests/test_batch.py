@@ -17,7 +17,16 @@ import pytest
 from video_samples import write_video
 
 from maskdet import cli
-from maskdet.batch import BatchJob, BatchSettings, Source, find_sources, plan_units, read_faces, run_batch
+from maskdet.batch import (
+    BatchJob,
+    BatchSettings,
+    Source,
+    find_sources,
+    plan_units,
+    process_source,
+    read_faces,
+    run_batch,
+)
 from maskdet.imageio import load_image
 from maskdet.pipeline import Pipeline
 from maskdet.scenes import example_scene
@@ -191,3 +200,27 @@ def test_a_changed_file_is_a_new_source_and_videos_are_units_of_their_own():
     assert a.key != Source("/x/a.jpg", "image", 10, 2).key != Source("/x/a.jpg", "image", 11, 1).key
     units = plan_units([a, Source("/v.avi", "video", 5, 0), a, Source("/w.avi", "video", 9, 0), a], 2)
     assert [[s.path for s in u] for u in units] == [["/w.avi"], ["/v.avi"], ["/x/a.jpg"] * 2, ["/x/a.jpg"]]
+
+
+def test_ctrl_c_inside_a_video_is_not_a_finished_video(archive, tmp_path):
+    """process_video turns Ctrl-C into a summary ('interrupted'); batch must not commit that video as done."""
+    from maskdet.results import Faces
+
+    def interrupted(frame):
+        raise KeyboardInterrupt
+
+    path = archive / "walk2.avi"
+    source = Source(str(path), "video", path.stat().st_size, path.stat().st_mtime_ns)
+    settings = BatchSettings(annotate_dir=str(tmp_path / "annotated"))
+    with pytest.raises(KeyboardInterrupt):
+        process_source(None, interrupted, source, settings)
+    assert not list((tmp_path / "annotated").glob("*"))  # no half-written video either
+
+    def crashed(frame):
+        raise RuntimeError("model crashed")
+
+    record = process_source(None, crashed, source, settings)  # on the first frame: its own reason, not another
+    assert record["summary"]["status"] == "error" and "model crashed" in record["summary"]["error"]
+    record = process_source(None, lambda frame: Faces.empty(), source, settings)
+    assert record["summary"]["status"] == "ok" and record["summary"]["frames"] == 12
+    assert [p.suffix for p in (tmp_path / "annotated").iterdir()] == [".mp4"]
