@@ -1,4 +1,4 @@
-"""The `maskdet` command line: train, detect, info. Scripts at the top level call into here."""
+"""The `maskdet` command line: train, detect, batch, evaluate, info. Scripts at the top level call into here."""
 
 from __future__ import annotations
 
@@ -210,18 +210,21 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
         )
 
 
+def pipeline_kwargs(a: argparse.Namespace) -> dict:
+    """The `Pipeline` settings the flags of `add_model_args` give (everything but the two models)."""
+    return {
+        "face_threshold": a.face_threshold,
+        "label_threshold": a.label_threshold,
+        "imgsz": a.imgsz,
+        "zoom": getattr(a, "zoom", None),  # video entry points have no --zoom or --flip
+        "flip": getattr(a, "flip", False),
+    }
+
+
 def pipeline_from_args(a: argparse.Namespace):
     from maskdet.pipeline import Pipeline
 
-    return Pipeline.from_pretrained(
-        a.detector,
-        a.classifier,
-        face_threshold=a.face_threshold,
-        label_threshold=a.label_threshold,
-        imgsz=a.imgsz,
-        zoom=getattr(a, "zoom", None),  # video entry points have no --zoom or --flip
-        flip=getattr(a, "flip", False),
-    )
+    return Pipeline.from_pretrained(a.detector, a.classifier, **pipeline_kwargs(a))
 
 
 def detect_main(argv: list[str]) -> int:
@@ -268,6 +271,74 @@ def detect_main(argv: list[str]) -> int:
                 print(f"warning: could not write {str(out)!r} (disk full or not writable?)", file=sys.stderr)
                 failed += 1
     return 1 if failed else 0
+
+
+def batch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="maskdet batch",
+        description="Run the pipeline over an archive of photos and videos on Ray: locally by default, or on a "
+        "cluster (--address). One Parquet row per face, a summary per source; see docs/scale-out.md.",
+    )
+    p.add_argument("sources", nargs="+", help="folders (recursive), globs, list files (.txt: one per line) or URIs")
+    p.add_argument("--output", type=Path, required=True, help="output folder: faces/*.parquet, sources/, summary.json")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Ray actors, each loading the models once (default: one per CPU of the cluster; 0: no Ray, this "
+        "process). Threads per actor = CPUs / workers, so actors x threads = cores; each actor asks Ray for "
+        "half a CPU per thread, which leaves Ray Data room to schedule its own tasks",
+    )
+    p.add_argument("--threads", type=int, default=None, help="threads per actor (default: CPUs / workers)")
+    p.add_argument("--address", default=None, help="join a running cluster: auto or ray://HOST:PORT (default: local)")
+    p.add_argument("--resume", action="store_true", help="skip sources done in --output (same path, size, mtime)")
+    p.add_argument("--annotate", action="store_true", help="also write drawn photos and videos to --output/annotated")
+    p.add_argument("--images-per-task", type=int, default=8, help="photos per work unit (each video is one unit)")
+    p.add_argument("--no-track", action="store_true", help="videos: label every frame alone (no ids or people)")
+    add_model_args(p)
+    p.add_argument(
+        "--video-imgsz",
+        type=int,
+        default=LIVE_IMGSZ,
+        help=f"detector input size for videos (default {LIVE_IMGSZ}, one pass, as detect_video.py)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def batch_main(argv: list[str]) -> int:
+    """`maskdet batch SOURCE... --output DIR`: 0 when every source was processed, 1 when some failed."""
+    a = batch_parser().parse_args(argv)
+    from maskdet._env import configure_offline
+    from maskdet.batch import BatchJob, BatchSettings, format_table, run_batch
+
+    configure_offline()
+    try:
+        settings = BatchSettings(
+            detector=a.detector,
+            classifier=a.classifier,
+            **pipeline_kwargs(a),
+            video_imgsz=a.video_imgsz,
+            track=not a.no_track,
+            annotate_dir=str((a.output / "annotated").resolve()) if a.annotate else None,
+        )
+        job = BatchJob(
+            a.sources,
+            a.output,
+            settings,
+            workers=a.workers,
+            threads=a.threads,
+            address=a.address,
+            resume=a.resume,
+            images_per_task=a.images_per_task,
+            progress=not a.quiet,
+        )
+        summary = run_batch(job)
+    except (ImportError, ValueError, FileNotFoundError) as e:  # no Ray, bad sources, a used --output
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(summary))
+    return 1 if summary["failed"] else 0
 
 
 def info_main(argv: list[str]) -> int:
@@ -449,7 +520,13 @@ def evaluate_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-COMMANDS = {"train": train_main, "detect": detect_main, "evaluate": evaluate_main, "info": info_main}
+COMMANDS = {
+    "train": train_main,
+    "detect": detect_main,
+    "batch": batch_main,
+    "evaluate": evaluate_main,
+    "info": info_main,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -459,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"usage: maskdet {{{','.join(COMMANDS)}}} ...\n  train   fine-tune the classifier "
             "(`maskdet train detector ...` for the face detector)\n  detect  label faces in images\n"
+            "  batch   photos and videos in bulk, on Ray (pip install maskdet[scale])\n"
             "  info    show the bundled models",
             file=sys.stderr,
         )

@@ -267,7 +267,7 @@ class VideoProcessor:
 
     def summary(self) -> dict[str, Any]:
         """Everything about the video so far, JSON-ready (see `process_video` for the keys)."""
-        elapsed = (self._t_last - self._t_first) if self._t_first is not None else 0.0
+        elapsed = (self._t_last - self._t_first) if self._t_first is not None and self._t_last is not None else 0.0
         face_counts = {name: self.face_counts.get(name, 0) for name in self.names}
         if self.face_counts.get(UNKNOWN):
             face_counts[UNKNOWN] = self.face_counts[UNKNOWN]
