@@ -232,10 +232,12 @@ class Models:
             if self._models is None:
                 from maskdet.classifier import MaskClassifier
                 from maskdet.detector import FaceDetector
+                from maskdet.hub import release_sources
 
                 try:
-                    detector = FaceDetector.load(self.detector_source)
-                    classifier = MaskClassifier.from_pretrained(self.classifier_source)
+                    det_source, clf_source = release_sources(self.detector_source, self.classifier_source)
+                    detector = FaceDetector.load(det_source)
+                    classifier = MaskClassifier.from_pretrained(clf_source)
                 except (FileNotFoundError, ValueError) as e:
                     raise gr.Error(f"No models loaded: {e}", title="Models unavailable") from e
                 self._models = (detector, classifier)
@@ -266,9 +268,14 @@ class Models:
             return None
         from maskdet.classifier import resolve_classifier
         from maskdet.detector import resolve_detector
+        from maskdet.hub import release_sources
 
+        try:
+            sources = release_sources(self.detector_source, self.classifier_source)
+        except (FileNotFoundError, ValueError) as e:
+            return str(e)
         problems = []
-        for resolve, source in ((resolve_detector, self.detector_source), (resolve_classifier, self.classifier_source)):
+        for resolve, source in zip((resolve_detector, resolve_classifier), sources, strict=True):
             try:
                 resolve(source)
             except (FileNotFoundError, ValueError) as e:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from maskdet._env import configure_ultralytics
+from maskdet.assets import VOC
 from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, voc_to_yolo
 
 
@@ -19,7 +20,7 @@ class DetectorTrainConfig:
     infers 3-4x slower in torch (depthwise convolutions), which the 30 FPS target cannot afford.
     """
 
-    data: Path = Path("../shared/datasets/facemask-voc")
+    data: Path = field(default_factory=lambda: VOC.default)
     split: Path = BUNDLED_SPLIT
     output_dir: Path = Path("runs/detector")
     model: str = "yolov8n.yaml"  # an ultralytics YAML (from scratch) or a .pt to fine-tune

@@ -99,8 +99,8 @@ def test_push_to_hub_flag(tmp_path):
 
     uploaded = {}
 
-    def fake_upload(self, *, repo_id, folder_path, **kwargs):
-        uploaded[repo_id] = sorted(p.name for p in Path(folder_path).iterdir())
+    def fake_upload(self, *, repo_id, folder_path, allow_patterns, **kwargs):
+        uploaded[repo_id] = sorted(p.name for p in Path(folder_path).iterdir() if p.name in allow_patterns)
 
     with (
         mock.patch.object(HfApi, "create_repo", return_value=mock.Mock(repo_id="me/clf")),
@@ -109,7 +109,16 @@ def test_push_to_hub_flag(tmp_path):
         code = train.main(f"{TINY} --output-dir {tmp_path / 'out'} --dataset {data} --push-to-hub me/clf".split())
     assert code == 0
     assert uploaded == {
-        "me/clf": ["README.md", "config.json", "confusion.png", "metrics.json", "model.safetensors", "plot.png"]
+        "me/clf": [
+            "README.md",
+            "config.json",
+            "confusion.png",
+            "history.json",
+            "metrics.json",
+            "model.onnx",
+            "model.safetensors",
+            "plot.png",
+        ]
     }
 
 
