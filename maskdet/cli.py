@@ -380,6 +380,8 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
         reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(
             lambda frame, conf: yunet.detect(frame, conf=conf), items, a.yunet_threshold
         )
+    elif a.yunet:  # `--yunet ""` leaves the baseline out on purpose
+        print(f"note: no YuNet baseline in this report: {YUNET.missing(a.yunet, '--yunet')}", file=sys.stderr)
     if a.json:
         a.json.write_text(json.dumps(reports, indent=2) + "\n")
     return format_table(reports)
