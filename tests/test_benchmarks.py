@@ -33,9 +33,8 @@ def models(tiny_classifier, tiny_detector, tmp_path_factory):
     return det, clf
 
 
+@pytest.mark.skipif(not YUNET.default.is_file(), reason=YUNET.missing(YUNET.default, "--yunet"))
 def test_latency_quick_against_yunet(models, tmp_path, capsys):
-    if not YUNET.default.is_file():
-        pytest.skip(YUNET.missing(YUNET.default, "--yunet"))
     det, clf = models
     out = tmp_path / "latency.json"
     argv = ["--quick", "--detectors", str(det), "--classifier", str(clf), "--imgsz", "320", "--synthetic"]
