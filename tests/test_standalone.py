@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ["tests/test_assets.py", "tests/test_hub.py", "tests/test_benchmarks.py::test_latency_quick_against_yunet"]
+PARTS = [
+    "tests/test_assets.py",
+    "tests/test_hub.py::test_repo_id_loads_offline_with_the_same_outputs",
+    "tests/test_benchmarks.py::test_latency_quick_against_yunet",
+]
 NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv*", "runs", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info"
 )
