@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,6 +83,25 @@ def resolve_detector(source: str | Path | None) -> Path:
     raise FileNotFoundError(
         f"detector {str(source)!r} not found: pass a .pt/.onnx file, a folder holding detector.onnx, or a hub repo id"
     )
+
+
+def detector_metrics(path: Path | None) -> dict | None:
+    """Metrics saved beside a detector: detector_metrics.json (bundled, releases) or a training run's metrics.json
+    (one with detection figures: in a release folder metrics.json is the classifier's)."""
+    if path is None:
+        return None
+    for candidate in (
+        path.parent / "detector_metrics.json",
+        path.parent / "metrics.json",
+        path.parent.parent / "metrics.json",  # runs/detector/weights/best.pt -> runs/detector/metrics.json
+    ):
+        try:
+            metrics = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            continue
+        if candidate.name == "detector_metrics.json" or (isinstance(metrics, dict) and "map50" in metrics):
+            return metrics
+    return None
 
 
 def run_sizes(detector: Any, asked: Sequence[int]) -> list[int]:

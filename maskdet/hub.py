@@ -137,7 +137,7 @@ def save_release(
     """
     from maskdet.card import release_card
     from maskdet.classifier import MaskClassifier, resolve_classifier
-    from maskdet.detector import resolve_detector
+    from maskdet.detector import detector_metrics, resolve_detector
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,7 @@ def save_release(
     for name in names or [det.name]:
         target = name if name in DETECTOR_ONNX else "detector.onnx"
         shutil.copyfile(det.parent / name, out / target)
-    det_metrics = _read_json(det.parent / "detector_metrics.json") or _read_json(det.parent / "metrics.json")
+    det_metrics = detector_metrics(det)
     if det_metrics is not None:
         (out / "detector_metrics.json").write_text(json.dumps(det_metrics, indent=2) + "\n")
 
