@@ -1,10 +1,12 @@
 """End-to-end latency per frame: maskdet's pipeline vs a YuNet + same-classifier baseline, same run.
 
-Frames are 640x480 with 0, 1, 5 and 20 faces pasted from ../shared/datasets/facemask-crops (or flat
-synthetic faces with --synthetic) on a smooth background. Every configuration runs the same frames;
+Frames are 640x480 with 0, 1, 5 and 20 faces pasted from facemask-crops (or flat synthetic faces with
+--synthetic) on a smooth background; the crops and YuNet come from $MASKDET_SHARED or ../shared (docs/data.md).
+Every configuration runs the same frames;
 figures are medians and 90th percentiles over --repeats calls after a warm-up (configurations take
 turns over --rounds rounds, so the machine's slow spells are shared), and the ratio column
-is this configuration's median over the baseline's median on the same frames (lower is faster).
+is this configuration's median over the baseline's median on the same frames (lower is faster). Without
+the YuNet file there is no baseline: the table has no ratio column and says why.
 
     python benchmarks/latency.py                      # full table (bundled models)
     python benchmarks/latency.py --quick              # one size, few repeats (smoke)
@@ -13,6 +15,7 @@ is this configuration's median over the baseline's median on the same frames (lo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -24,7 +27,7 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+BASELINE = "baseline: YuNet + classifier"
 
 
 def face_images(folder: Path, n: int, seed: int = 0) -> list[np.ndarray]:
@@ -88,7 +91,7 @@ def configurations(args) -> dict:
     main_clf = clf[args.classifier_backends[0]]
     if args.yunet.is_file():
         yunet = YuNetDetector(args.yunet)
-        configs["baseline: YuNet + classifier"] = Pipeline(yunet, main_clf, face_threshold=0.6, iou=0.3)
+        configs[BASELINE] = Pipeline(yunet, main_clf, face_threshold=0.6, iou=0.3)
     detectors = [FaceDetector.load(det_path) for det_path in args.detectors]
     for det, det_name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
         for size in run_sizes(det, args.imgsz):
@@ -99,6 +102,9 @@ def configurations(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    from maskdet.assets import CROPS, YUNET
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--detectors", nargs="+", default=[None], help="detector files (default: bundled)")
     p.add_argument("--classifier", default=None, help="classifier folder (default: bundled)")
@@ -107,24 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faces", nargs="+", type=int, default=[0, 1, 5, 20])
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3, help="configurations take turns, --repeats split over rounds")
-    p.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
-    p.add_argument("--face-folder", type=Path, default=SHARED / "datasets" / "facemask-crops" / "without_mask")
+    p.add_argument("--yunet", type=Path, default=YUNET.default, help="the baseline's model (docs/data.md)")
+    p.add_argument("--face-folder", type=Path, default=CROPS.default / "without_mask", help="real face crops")
     p.add_argument("--synthetic", action="store_true", help="flat synthetic faces instead of real crops")
     p.add_argument("--quick", action="store_true", help="one size, 1 and 5 faces, 3 repeats")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     if args.quick:
         args.imgsz, args.faces, args.repeats = args.imgsz[:1], [1, 5], 3
-    sys.path.insert(0, str(ROOT))
     # torch's OpenMP threads spin after each call; in one process with onnxruntime and OpenCV that spin
     # steals the cores from whichever configuration runs next. Passive waiting keeps turns independent.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from maskdet._env import configure_offline, num_threads
 
     configure_offline()
-    import torch
+    with contextlib.suppress(ImportError):  # the torch classifier backend, when installed
+        import torch
 
-    torch.set_num_threads(num_threads())
+        torch.set_num_threads(num_threads())
     faces = face_images(Path("/nonexistent") if args.synthetic else args.face_folder, 20)
     frames = {n: make_frame(n, faces) for n in args.faces}
     configs = configurations(args)
@@ -143,20 +149,21 @@ def main(argv: list[str] | None = None) -> int:
     for (name, n), t in times.items():
         median, p90 = median_p90(t)
         results[name][n] = {"median_ms": median, "p90_ms": p90, "faces_found": found[name, n]}
-    base = next(iter(results.values()))
+    base = results.get(BASELINE)
     print(f"640x480 frames, {num_threads()} threads, median / p90 ms over {args.repeats} calls")
-    print("cells: median / p90 ms (faces found), FPS, ratio = median / baseline median")
+    if base is None:  # a ratio against one of our own rows would read as a comparison with YuNet
+        print(f"no baseline, so no ratios: {YUNET.missing(args.yunet, '--yunet')}")
+        print("cells: median / p90 ms (faces found), FPS")
+    else:
+        print("cells: median / p90 ms (faces found), FPS, ratio = median / baseline median")
     print("| configuration | " + " | ".join(f"{n} faces" for n in args.faces) + " |")
     print("|---|" + "---|" * len(args.faces))
     for name, per_n in results.items():
         cells = []
         for n in args.faces:
             r = per_n[n]
-            ratio = r["median_ms"] / base[n]["median_ms"]
-            cells.append(
-                f"{r['median_ms']:.1f} / {r['p90_ms']:.1f} ({r['faces_found']}), "
-                f"{1000 / r['median_ms']:.1f}, {ratio:.2f}x"
-            )
+            cell = f"{r['median_ms']:.1f} / {r['p90_ms']:.1f} ({r['faces_found']}), {1000 / r['median_ms']:.1f}"
+            cells.append(cell if base is None else f"{cell}, {r['median_ms'] / base[n]['median_ms']:.2f}x")
         print(f"| {name} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

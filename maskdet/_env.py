@@ -70,9 +70,16 @@ def hub_online():
         constants.HF_HUB_OFFLINE = before
 
 
-def configure_ultralytics() -> None:
-    """Settings file with sync off, and torch on every core (ultralytics picks cpu_count - 1 = 1 here)."""
+def configure_ultralytics(feature: str = "ultralytics YOLO models (.pt detectors, detector training)") -> None:
+    """Settings file with sync off, and torch on every core (ultralytics picks cpu_count - 1 = 1 here).
+
+    Raises:
+        MissingExtra: ultralytics is not installed; the message names `feature` and the extra.
+    """
     configure_offline()
+    from maskdet._errors import require
+
+    require("ultralytics", feature)
     import torch
     from ultralytics.utils import SETTINGS, torch_utils
 

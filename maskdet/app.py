@@ -40,7 +40,7 @@ import gradio as gr  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
 from maskdet.app_inputs import check_uploaded, flag, hide_paths, payload_path, read_image, threshold  # noqa: E402
-from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ  # noqa: E402
+from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ, detector_metrics  # noqa: E402
 from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
 from maskdet.scenes import example_images  # noqa: E402
@@ -232,10 +232,12 @@ class Models:
             if self._models is None:
                 from maskdet.classifier import MaskClassifier
                 from maskdet.detector import FaceDetector
+                from maskdet.hub import release_sources
 
                 try:
-                    detector = FaceDetector.load(self.detector_source)
-                    classifier = MaskClassifier.from_pretrained(self.classifier_source)
+                    det_source, clf_source = release_sources(self.detector_source, self.classifier_source)
+                    detector = FaceDetector.load(det_source)
+                    classifier = MaskClassifier.from_pretrained(clf_source)
                 except (FileNotFoundError, ValueError) as e:
                     raise gr.Error(f"No models loaded: {e}", title="Models unavailable") from e
                 self._models = (detector, classifier)
@@ -266,9 +268,14 @@ class Models:
             return None
         from maskdet.classifier import resolve_classifier
         from maskdet.detector import resolve_detector
+        from maskdet.hub import release_sources
 
+        try:
+            sources = release_sources(self.detector_source, self.classifier_source)
+        except (FileNotFoundError, ValueError) as e:
+            return str(e)
         problems = []
-        for resolve, source in ((resolve_detector, self.detector_source), (resolve_classifier, self.classifier_source)):
+        for resolve, source in zip((resolve_detector, resolve_classifier), sources, strict=True):
             try:
                 resolve(source)
             except (FileNotFoundError, ValueError) as e:
@@ -281,20 +288,6 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _detector_metrics(path: Path | None) -> dict | None:
-    """Metrics saved beside a detector: detector_metrics.json (bundled) or a training run's metrics.json."""
-    if path is None:
-        return None
-    for candidate in (
-        path.parent / "detector_metrics.json",
-        path.parent / "metrics.json",
-        path.parent.parent / "metrics.json",  # runs/detector/weights/best.pt -> runs/detector/metrics.json
-    ):
-        if candidate.is_file():
-            return _read_json(candidate)
-    return None
 
 
 def _model_card_text(classifier_path: Path | None) -> str | None:
@@ -612,7 +605,7 @@ class MaskdetApp:
                 "zoom": self.models.zoom,
                 "flip": self.models.flip,
                 "live_imgsz": self.models.live_imgsz,
-                "metrics": _detector_metrics(Path(det_path) if det_path else None),
+                "metrics": detector_metrics(Path(det_path) if det_path else None),
             },
             "classifier": {
                 "source": str(cls_path) if cls_path else str(self.models.classifier_source),

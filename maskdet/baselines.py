@@ -11,18 +11,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskdet.assets import YUNET
 from maskdet.results import Faces
-
-DEFAULT_YUNET = Path("../shared/weights/yunet/yunet_s_640_640.onnx")
 
 
 class YuNetDetector:
     """cv2.FaceDetectorYN at the frame's own resolution (or scaled so its longest side is `imgsz`)."""
 
-    def __init__(self, path: str | Path = DEFAULT_YUNET, top_k: int = 5000):
-        path = Path(path)
+    def __init__(self, path: str | Path | None = None, top_k: int = 5000):
+        path = Path(path) if path else YUNET.default
         if not path.is_file():
-            raise FileNotFoundError(f"YuNet model not found: {str(path)!r} (see ../shared/weights/yunet)")
+            raise FileNotFoundError(YUNET.missing(path, "--yunet"))
         self.path = path
         self.top_k = top_k
         self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.5, 0.3, top_k)

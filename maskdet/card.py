@@ -120,3 +120,41 @@ def classifier_card(
         "",
     ]
     return front + "\n".join(body)
+
+
+def release_card(
+    clf: MaskClassifier,
+    classifier_readme: str | None,
+    classifier_metrics: dict[str, Any] | None,
+    detector_metrics: dict[str, Any] | None,
+    detector_files: list[str],
+    repo_id: str,
+) -> str:
+    """The README.md of a release (both models in one repo): the classifier's own card, its example repo id
+    replaced by `repo_id`, then a section on the face detector with its metrics and how to run both."""
+    card = classifier_readme or classifier_card(clf, classifier_metrics, repo_id=repo_id)
+    card = card.replace("maskdet/mask-classifier", repo_id).rstrip() + "\n"
+    lines = [
+        "",
+        "## Face detector and the whole pipeline",
+        "",
+        f"This repo also holds maskdet's YOLOv8 face detector as ONNX ({', '.join(f'`{f}`' for f in detector_files)}; "
+        "the INT8 copy is used first). Both models run on ONNX Runtime, without torch:",
+        "",
+        "```python",
+        "from maskdet import Pipeline, load_image",
+        "",
+        f'pipe = Pipeline.from_pretrained("{repo_id}")  # downloads only with HF_HUB_OFFLINE=0',
+        'faces = pipe(load_image("photo.jpg"))',
+        "```",
+        "",
+        f"Command line: `HF_HUB_OFFLINE=0 maskdet detect photo.jpg --detector {repo_id}`.",
+    ]
+    if detector_metrics:
+        keys = [("map50", "mAP@0.5"), ("map50_95", "mAP@0.5:0.95"), ("precision", "precision"), ("recall", "recall")]
+        rows = [(name, detector_metrics[key]) for key, name in keys if isinstance(detector_metrics.get(key), float)]
+        if rows:
+            size = detector_metrics.get("imgsz")
+            lines += ["", f"Face detection, validation split{f' at {size} px' if size else ''}:", ""]
+            lines += ["| metric | value |", "|---|---|", *(f"| {name} | {value:.3f} |" for name, value in rows)]
+    return card + "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ Weights load from safetensors only: a downloaded model can never run code.
 from __future__ import annotations
 
 import json
-import re
+import shutil
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -20,17 +20,17 @@ import cv2
 import numpy as np
 
 from maskdet import ort
-from maskdet._env import configure_offline, hub_online, num_threads
-from maskdet._errors import brief
+from maskdet._env import configure_offline, num_threads
+from maskdet._errors import brief, require
 from maskdet.results import LABELS
 
 WEIGHTS_DIR = Path(__file__).parent / "weights" / "classifier"
 HUB_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
 BACKENDS = ("auto", "torch", "onnx")
-_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 FIX = (
-    "reinstall maskdet for the bundled classifier (pip install --force-reinstall maskdet), or pass a folder "
-    "written by MaskClassifier.save_pretrained (--classifier on the command line, classifier= in Python)"
+    "restore the bundled classifier in your maskdet clone (git checkout -- maskdet/weights, then pip install . "
+    "again if it was installed without -e), or pass a folder written by MaskClassifier.save_pretrained "
+    "(--classifier on the command line, classifier= in Python)"
 )
 _INTERP = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
 
@@ -51,16 +51,10 @@ def resolve_classifier(source: str | Path | None) -> Path:
         raise ValueError(
             f"classifier {str(path)!r} is a file; pass the folder holding config.json and model.safetensors"
         )
-    if isinstance(source, str) and _REPO_ID.match(source):
-        from huggingface_hub import snapshot_download
+    from maskdet import hub
 
-        try:
-            return Path(snapshot_download(source, allow_patterns=list(HUB_FILES)))
-        except Exception as e:
-            raise FileNotFoundError(
-                f"cannot get classifier {source!r} from the hub ({type(e).__name__}: {e}). Offline "
-                "(HF_HUB_OFFLINE=1) the repo must already be in the local cache"
-            ) from e
+    if hub.is_repo_id(source):
+        return hub.snapshot(str(source), [*HUB_FILES, "metrics.json"], "classifier")
     raise FileNotFoundError(f"classifier {str(source)!r} not found: pass a model folder or a hub repo id (user/repo)")
 
 
@@ -109,7 +103,7 @@ class MaskClassifier:
         **model_args: Any,
     ) -> MaskClassifier:
         """A new, untrained classifier from a timm architecture name (no download: pretrained=False)."""
-        import timm
+        timm = require("timm", "building a classifier")
 
         if "vit" in architecture or "deit" in architecture:
             model_args.setdefault("img_size", img_size)
@@ -166,7 +160,7 @@ class MaskClassifier:
             )
             clf.path = folder
             return clf
-        import timm
+        timm = require("timm", f"the torch backend for {str(folder)!r} (a folder with model.onnx runs without it)")
         import torch
         from safetensors.torch import load_file
 
@@ -189,8 +183,7 @@ class MaskClassifier:
 
         With `onnx=True` also model.onnx, which `from_pretrained` then runs with onnxruntime.
         """
-        from timm.models import save_for_hf
-
+        save_for_hf = require("timm.models", "saving a classifier").save_for_hf
         if self.model is None:
             raise ValueError("save_pretrained needs the torch model; load with backend='torch'")
         folder = Path(folder)
@@ -222,24 +215,26 @@ class MaskClassifier:
         repo_id: str,
         token: str | None = None,
         private: bool = False,
-        commit_message: str = "Add maskdet classifier",
         model_card: str | None = None,
-        extra_files: Sequence[str | Path] = (),
+        save_dir: str | Path | None = None,
     ) -> str:
-        """Create the repo (exist_ok) and upload the saved folder, like `timm.models.push_to_hf_hub`."""
-        configure_offline()
-        from huggingface_hub import HfApi
+        """Save (with model.onnx) and upload, like `timm.models.push_to_hf_hub`: create the repo (exist_ok),
+        save into a folder, `upload_folder`. Returns the repo id.
 
-        api = HfApi(token=token, library_name="maskdet")
-        with hub_online(), tempfile.TemporaryDirectory() as tmp:
-            repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-            repo_id = getattr(repo_url, "repo_id", None) or repo_id
-            self.save_pretrained(tmp, model_card=model_card)
-            for extra in extra_files:
-                extra = Path(extra)
-                if extra.is_file():
-                    (Path(tmp) / extra.name).write_bytes(extra.read_bytes())
-            api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message, repo_type="model")
+        Args:
+            save_dir: where to save first; None: a temporary folder, deleted after a successful push.
+
+        Raises:
+            maskdet.hub.PushError: the push failed; the message names the saved folder (kept) and the
+                command that retries the push.
+        """
+        from maskdet.hub import push_folder
+
+        folder = Path(save_dir) if save_dir else Path(tempfile.mkdtemp(prefix="maskdet-classifier-"))
+        self.save_pretrained(folder, model_card=model_card, onnx=True)
+        repo_id = push_folder(folder, repo_id, private=private, token=token)
+        if save_dir is None:
+            shutil.rmtree(folder, ignore_errors=True)
         return repo_id
 
     def preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -279,7 +274,7 @@ class MaskClassifier:
 
     def export_onnx(self, path: str | Path) -> Path:
         """Write the model as ONNX (dynamic batch) for the onnxruntime backend; returns the path."""
-        import torch
+        torch = require("torch", "ONNX export")
 
         if self.model is None:
             raise ValueError("export_onnx needs the torch model; load with backend='torch'")

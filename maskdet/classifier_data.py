@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from maskdet.assets import CROPS, VOC, YUNET
 from maskdet.data import BUNDLED_SPLIT, IMAGE_SUFFIXES, check_labels, load_split, load_voc, select
 from maskdet.pipeline import DEFAULT_MARGIN, crop_faces, expand_boxes
 
@@ -33,10 +34,10 @@ class CropDataConfig:
         the headline validation: under ~12 px a face is a few blurry pixels and its label is a guess.
     """
 
-    voc: Path | None = Path("../shared/datasets/facemask-voc")
+    voc: Path | None = field(default_factory=lambda: VOC.default)
     split: Path = BUNDLED_SPLIT
-    extra: Sequence[Path] = (Path("../shared/datasets/facemask-crops"),)
-    yunet: Path | None = Path("../shared/weights/yunet/yunet_s_640_640.onnx")
+    extra: Sequence[Path] = field(default_factory=lambda: (CROPS.default,))
+    yunet: Path | None = field(default_factory=lambda: YUNET.default)  # None: no synthetic masks
     margin: float = DEFAULT_MARGIN
     min_size: int = 12
     synth_per_face: float = 1.0  # synthetic images drawn per maskless source face
@@ -66,6 +67,12 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
 
     Safe to re-run: files are overwritten with the same names and content (seeded).
     """
+    for extra in cfg.extra:
+        CROPS.check(extra, "--extra")
+    if cfg.yunet is not None and cfg.synth_per_face > 0:  # before any crop is cut: a missing file fails at once
+        if not Path(cfg.yunet).is_file():
+            missing = YUNET.missing(cfg.yunet, "--yunet")
+            raise FileNotFoundError(f"{missing}, or draw no synthetic masks: --no-synthetic")
     out = Path(out_dir)
     counts: Counter = Counter()
     maskless: list[tuple[str, np.ndarray]] = []  # source images for synthetic masks

@@ -8,9 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from maskdet.assets import CROPS, EXTRA, VOC, WIDER_FACE_TFLITE, YUNET
 from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
-
-SHARED = Path("..") / "shared"  # the datasets folder beside a checkout
+from maskdet.hub import PushError
 
 
 def classifier_parser() -> argparse.ArgumentParser:
@@ -40,9 +40,11 @@ def crops_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="train.py crops", description="Cut face crops + synthetic masks into an image folder."
     )
-    p.add_argument("--voc", type=Path, default=SHARED / "datasets" / "facemask-voc")
-    p.add_argument("--extra", type=Path, nargs="*", default=[SHARED / "datasets" / "facemask-crops"])
-    p.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
+    p.add_argument("--voc", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
+    p.add_argument(
+        "--extra", type=Path, nargs="*", default=[CROPS.default], help="crop folders (`--extra` alone: none)"
+    )
+    p.add_argument("--yunet", type=Path, default=YUNET.default, help="YuNet ONNX (docs/data.md)")
     p.add_argument("--no-synthetic", action="store_true")
     p.add_argument("--min-size", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
@@ -52,7 +54,7 @@ def crops_parser() -> argparse.ArgumentParser:
 
 def detector_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="train.py detector", description="Train the YOLOv8 face detector.")
-    p.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc")
+    p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
     p.add_argument("--model", default="yolov8n.yaml", help="ultralytics YAML (from scratch) or .pt")
     p.add_argument("--imgsz", type=int, default=416)
     p.add_argument("--epochs", type=int, default=100)
@@ -71,13 +73,13 @@ def detector_parser() -> argparse.ArgumentParser:
         type=Path,
         nargs="*",
         default=[],
-        help="more VOC folders, split by their bundled split (e.g. ../shared/datasets/facemask-extra)",
+        help=f"more VOC folders, split by their bundled split (e.g. {EXTRA.default})",
     )
     p.add_argument(
         "--init",
         type=Path,
         default=None,
-        help="start from a YOLOv8n .tflite (e.g. ../shared/weights/yolov8n-face-widerface/yolov8n-face_int8.tflite)",
+        help=f"start from a YOLOv8n .tflite (e.g. {WIDER_FACE_TFLITE.default})",
     )
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
@@ -91,7 +93,7 @@ def quantize_parser() -> argparse.ArgumentParser:
         prog="train.py quantize", description="INT8 copy of a float detector ONNX, calibrated on training images."
     )
     p.add_argument("--detector", type=Path, default=Path("maskdet/weights/detector.onnx"), help="float ONNX export")
-    p.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc", help="VOC folder to calibrate on")
+    p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder to calibrate on")
     p.add_argument("--split", type=Path, default=None, help="split JSON; its training side (default: bundled)")
     p.add_argument("--images", type=int, default=64, help="how many calibration images")
     p.add_argument("--output", type=Path, required=True)
@@ -170,7 +172,43 @@ def train_main(argv: list[str] | None = None) -> int:
             summary["recall"] = {n: round(v["recall"], 4) for n, v in metrics["per_class"].items()}
             print(json.dumps(summary, indent=2))
             print(f"saved to {cfg.output_dir}")
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, PushError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def push_main(argv: list[str]) -> int:
+    """`maskdet push USER/REPO`: save a release (both models, metrics, model card) and upload it."""
+    p = argparse.ArgumentParser(
+        prog="maskdet push",
+        description="Publish both models (ONNX), their metrics and a model card to a Hugging Face Hub repo "
+        "(docs/model-hub.md). Log in first: `hf auth login` or HF_TOKEN.",
+    )
+    p.add_argument("repo_id", help="USER/REPO on the hub (created when missing)")
+    p.add_argument("--detector", default=None, help="detector folder or .onnx file (default: bundled)")
+    p.add_argument("--classifier", default=None, help="classifier folder (default: bundled)")
+    p.add_argument("--save-dir", type=Path, default=None, help="save the release here (default: runs/release/REPO)")
+    p.add_argument(
+        "--folder", type=Path, default=None, help="upload this saved folder as it is (the retry after a failed push)"
+    )
+    p.add_argument("--save-only", action="store_true", help="save the release and upload nothing")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    a = p.parse_args(argv)
+    from maskdet.hub import push_folder, save_release
+
+    try:
+        folder = a.folder
+        if folder is None:
+            folder = a.save_dir or Path("runs") / "release" / a.repo_id.replace("/", "--")
+            save_release(folder, a.detector, a.classifier, a.repo_id)
+            print(f"saved to {folder}")
+        elif not (folder / "config.json").is_file() and not any(folder.glob("detector*.onnx")):
+            raise FileNotFoundError(f"--folder {str(folder)!r} holds no saved model (config.json or detector*.onnx)")
+        if not a.save_only:
+            repo = push_folder(folder, a.repo_id, private=a.private)
+            print(f"pushed to https://huggingface.co/{repo}")
+    except (ValueError, FileNotFoundError, PushError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
@@ -359,7 +397,7 @@ def info_main(argv: list[str]) -> int:
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
     """Which VOC images to evaluate on: the validation side of the split by default."""
-    p.add_argument("--data", type=Path, default=SHARED / "datasets" / "facemask-voc", help="VOC folder")
+    p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
     p.add_argument("--side", choices=["train", "val", "all"], default="val")
     p.add_argument("--all", dest="side", action="store_const", const="all", help="every image (same as --side all)")
@@ -391,7 +429,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
         help="the photo settings (+zoom) also run on the mirrored image (+flip; default on, as photos run)",
     )
     f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
-    f.add_argument("--yunet", type=Path, default=SHARED / "weights" / "yunet" / "yunet_s_640_640.onnx")
+    f.add_argument("--yunet", type=Path, default=YUNET.default, help="YuNet ONNX (docs/data.md)")
     f.add_argument("--yunet-threshold", type=float, default=0.6)
     f.add_argument("--json", type=Path, default=None, help="write the full report here")
     e = sub.add_parser("pipeline", help="end to end: per-class AP, mAP, face AP, confusion of matched faces")
@@ -400,7 +438,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     e.add_argument("--output-dir", type=Path, default=Path("runs/eval"), help="pipeline_eval.json and the plots")
     u = sub.add_parser("closeups", help="big faces: found and labelled right on face crops, whole and pasted")
     u.add_argument(
-        "--data", type=Path, default=SHARED / "datasets" / "facemask-crops", help="image folder <folder>/<label>/*.jpg"
+        "--data", type=Path, default=CROPS.default, help="image folder <folder>/<label>/*.jpg (docs/data.md)"
     )
     u.add_argument("--per-label", type=int, default=150, help="crops sampled per label (seeded)")
     u.add_argument("--seed", type=int, default=0)
@@ -441,6 +479,8 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
         reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(
             lambda frame, conf: yunet.detect(frame, conf=conf), items, a.yunet_threshold
         )
+    elif a.yunet:  # `--yunet ""` leaves the baseline out on purpose
+        print(f"note: no YuNet baseline in this report: {YUNET.missing(a.yunet, '--yunet')}", file=sys.stderr)
     if a.json:
         a.json.write_text(json.dumps(reports, indent=2) + "\n")
     return format_table(reports)
@@ -473,7 +513,7 @@ def _evaluate_closeups(a: argparse.Namespace) -> str:
     from maskdet.detector import FaceDetector, config_name, report_names, run_configs
     from maskdet.pipeline import Pipeline
 
-    cases = closeup_cases(a.data, a.per_label, a.seed)
+    cases = closeup_cases(CROPS.check(a.data, "--data"), a.per_label, a.seed)
     classifier = MaskClassifier.from_pretrained(a.classifier)
     detectors = [FaceDetector.load(source) for source in a.detector]
     reports = {}
@@ -526,18 +566,24 @@ COMMANDS = {
     "batch": batch_main,
     "evaluate": evaluate_main,
     "info": info_main,
+    "push": push_main,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`maskdet <command> ...`."""
+    """`maskdet <command> ...`, or `maskdet --version`."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):
+        from maskdet import __version__
+
+        print(f"maskdet {__version__}")
+        return 0
     if not argv or argv[0] not in COMMANDS:
         print(
-            f"usage: maskdet {{{','.join(COMMANDS)}}} ...\n  train   fine-tune the classifier "
+            f"usage: maskdet {{{','.join(COMMANDS)}}} ... | --version\n  train   fine-tune the classifier "
             "(`maskdet train detector ...` for the face detector)\n  detect  label faces in images\n"
             "  batch   photos and videos in bulk, on Ray (pip install maskdet[scale])\n"
-            "  info    show the bundled models",
+            "  info    show the bundled models\n  push    publish both models to a hub repo (docs/model-hub.md)",
             file=sys.stderr,
         )
         return 0 if argv[:1] in (["-h"], ["--help"]) else 2

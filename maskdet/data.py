@@ -77,8 +77,11 @@ def read_voc_annotation(xml_path: str | Path) -> tuple[int, int, np.ndarray, lis
 
 def load_voc(root: str | Path) -> list[VocImage]:
     """All annotated images under `root` (`images/` + `annotations/`), matched by file stem, sorted."""
-    root = Path(root)
-    images = {p.stem: p for p in (root / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    from maskdet.assets import VOC
+
+    root = VOC.check(root, "--data")
+    folder = root / "images"
+    images = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES} if folder.is_dir() else {}
     if not images:
         raise FileNotFoundError(f"no images under {str(root / 'images')!r}; expected a VOC folder with images/")
     items = []

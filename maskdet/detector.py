@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,10 +47,10 @@ DETECTOR_FILES = (
 )
 HUB_DETECTOR_FILES = ("detector-int8.onnx", "detector.onnx", "model.onnx", "best.onnx")  # never unpickle a download
 FIX = (
-    "the file is corrupt or not a YOLO model. Fix: reinstall maskdet for the bundled detector (pip install "
-    "--force-reinstall maskdet), or pass another .onnx/.pt (--detector on the command line, detector= in Python)"
+    "the file is corrupt or not a YOLO model. Fix: restore the bundled detector in your maskdet clone (git "
+    "checkout -- maskdet/weights, then pip install . again if it was installed without -e), or pass another "
+    ".onnx/.pt (--detector on the command line, detector= in Python)"
 )
-_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 def resolve_detector(source: str | Path | None) -> Path:
@@ -68,21 +68,40 @@ def resolve_detector(source: str | Path | None) -> Path:
             f"no bundled face detector in {str(folder)!r} (looked for {', '.join(DETECTOR_FILES[:2])}). "
             "Train one with `python train.py detector ...` or pass a model: --detector path/to/best.pt"
         )
+    from maskdet import hub
+
     path = Path(source).expanduser()
     if path.is_file():
         if path.suffix.lower() not in (".pt", ".onnx"):
             raise ValueError(f"detector file {str(path)!r} must be a .pt or .onnx file")
         return path
     if path.is_dir():
-        for name in DETECTOR_FILES:
-            if (path / name).is_file():
-                return path / name
-        raise FileNotFoundError(f"no detector in folder {str(path)!r}; expected one of {list(DETECTOR_FILES)}")
-    if isinstance(source, str) and _REPO_ID.match(source) and not path.suffix:
-        return _download_from_hub(source)
+        return _in_folder(path, DETECTOR_FILES, f"folder {str(path)!r}")
+    if hub.is_repo_id(source):  # never unpickle a download: ONNX only
+        folder = hub.snapshot(str(source), [*HUB_DETECTOR_FILES, "detector_metrics.json"], "detector")
+        return _in_folder(folder, HUB_DETECTOR_FILES, f"hub repo {source!r} (hub detectors load from ONNX only)")
     raise FileNotFoundError(
         f"detector {str(source)!r} not found: pass a .pt/.onnx file, a folder holding detector.onnx, or a hub repo id"
     )
+
+
+def detector_metrics(path: Path | None) -> dict | None:
+    """Metrics saved beside a detector: detector_metrics.json (bundled, releases) or a training run's metrics.json
+    (one with detection figures: in a release folder metrics.json is the classifier's)."""
+    if path is None:
+        return None
+    for candidate in (
+        path.parent / "detector_metrics.json",
+        path.parent / "metrics.json",
+        path.parent.parent / "metrics.json",  # runs/detector/weights/best.pt -> runs/detector/metrics.json
+    ):
+        try:
+            metrics = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            continue
+        if candidate.name == "detector_metrics.json" or (isinstance(metrics, dict) and "map50" in metrics):
+            return metrics
+    return None
 
 
 def run_sizes(detector: Any, asked: Sequence[int]) -> list[int]:
@@ -115,19 +134,14 @@ def report_names(paths: Sequence[Path]) -> list[str]:
     return [path.name if counts[path.name] == 1 else str(path) for path in paths]
 
 
-def _download_from_hub(repo_id: str) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    errors = []
-    for name in HUB_DETECTOR_FILES:
-        try:
-            return Path(hf_hub_download(repo_id, name))
-        except Exception as e:  # missing file, offline, unknown repo, no auth: all mean "not available"
-            errors.append(f"{name}: {type(e).__name__}")
-    raise FileNotFoundError(
-        f"no ONNX detector found in hub repo {repo_id!r} ({'; '.join(errors)}). Hub detectors load from "
-        "ONNX only; with HF_HUB_OFFLINE=1 the repo must already be in the local cache"
-    )
+def _in_folder(folder: Path, names: Sequence[str], where: str) -> Path:
+    """The first of `names` in `folder`; a classifier's model.onnx beside config.json (a release) is no detector."""
+    if (folder / "config.json").is_file():
+        names = [n for n in names if not n.startswith("model.")]
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"no detector in {where}; expected one of {list(names)}")
 
 
 class FaceDetector:
@@ -147,13 +161,14 @@ class FaceDetector:
         """Load from None (bundled), a .pt or .onnx file, a folder or a hub repo id (ONNX only)."""
         path = resolve_detector(source)
         det = cls(None, path)
+        if path.suffix != ".onnx":
+            configure_ultralytics(f"the .pt detector {str(path)!r} (an .onnx export runs without it)")
         try:
             if path.suffix == ".onnx":  # onnxruntime directly: rectangular input, no torch
                 from maskdet.ort import OnnxYolo
 
                 det.model = OnnxYolo(path)
             else:
-                configure_ultralytics()
                 from ultralytics import YOLO
 
                 det.model = YOLO(str(path), task="detect")
@@ -170,7 +185,7 @@ class FaceDetector:
     @classmethod
     def from_config(cls, yaml: str = "yolov8n.yaml") -> FaceDetector:
         """An untrained model built from an ultralytics YAML (tests, smoke runs)."""
-        configure_ultralytics()
+        configure_ultralytics("building a detector from a YAML")
         from ultralytics import YOLO
 
         return cls(YOLO(yaml, task="detect"))

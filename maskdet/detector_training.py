@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from maskdet._env import configure_ultralytics
+from maskdet.assets import VOC
 from maskdet.data import BUNDLED_SPLIT, load_sets, split_for, voc_to_yolo
 
 
@@ -19,7 +20,7 @@ class DetectorTrainConfig:
     infers 3-4x slower in torch (depthwise convolutions), which the 30 FPS target cannot afford.
     """
 
-    data: Path = Path("../shared/datasets/facemask-voc")
+    data: Path = field(default_factory=lambda: VOC.default)
     split: Path = BUNDLED_SPLIT
     output_dir: Path = Path("runs/detector")
     model: str = "yolov8n.yaml"  # an ultralytics YAML (from scratch) or a .pt to fine-tune
@@ -63,7 +64,10 @@ def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: Det
 
     import cv2
 
+    from maskdet.assets import WIDER_FACE_TFLITE
     from maskdet.tflite_init import convert, letterbox_rgb01, save_checkpoint
+
+    WIDER_FACE_TFLITE.check(tflite, "--init")
 
     chosen = random.Random(cfg.seed).sample(train_images, min(cfg.calibration_images, len(train_images)))
     images = [letterbox_rgb01(img) for img in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in chosen) if img is not None]

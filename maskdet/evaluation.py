@@ -28,7 +28,9 @@ class ImageBoxes:
 
 
 def _coco(gts: Sequence[ImageBoxes], preds: Sequence[ImageBoxes], num_classes: int):
-    from pycocotools.coco import COCO
+    from maskdet._errors import require
+
+    COCO = require("pycocotools.coco", "detection AP (evaluate.py)").COCO
 
     images, annotations, results = [], [], []
     for i, (gt, pred) in enumerate(zip(gts, preds, strict=True)):

@@ -95,10 +95,17 @@ class Pipeline:
         classifier: str | Path | None = None,
         **kwargs,
     ) -> Pipeline:
-        """Load both models (bundled defaults when None; else a file, a folder or a hub repo id)."""
+        """Load both models (bundled defaults when None; else a file, a folder or a hub repo id).
+
+        A release (a hub repo id or folder holding both models, see `maskdet.hub`) as `detector` with no
+        `classifier` loads both: `Pipeline.from_pretrained("user/repo")`. Hub repos come from the local cache
+        unless HF_HUB_OFFLINE=0 allows downloads.
+        """
         from maskdet.classifier import MaskClassifier
         from maskdet.detector import FaceDetector
+        from maskdet.hub import release_sources
 
+        detector, classifier = release_sources(detector, classifier)
         return cls(FaceDetector.load(detector), MaskClassifier.from_pretrained(classifier), **kwargs)
 
     def __call__(self, frame: np.ndarray) -> Faces:

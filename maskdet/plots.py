@@ -13,8 +13,9 @@ import numpy as np
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend: figures go to files, never to a window."""
-    import matplotlib
+    from maskdet._errors import require
 
+    matplotlib = require("matplotlib", "plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -66,7 +66,9 @@ def quantize_detector(
     Calibrate on images like the ones it will see (the training split): activation ranges come from them.
     Weights are per-channel int8, activations uint8 with reduced range (the AVX2 kernels' requirement).
     """
-    import onnx
+    from maskdet._errors import require
+
+    onnx = require("onnx", "INT8 quantisation")
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

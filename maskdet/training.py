@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from maskdet._env import configure_offline, num_threads
+from maskdet._errors import require
 from maskdet.results import LABELS
 
 
@@ -207,13 +208,14 @@ def _source_weights(ds, cfg: TrainConfig) -> np.ndarray:
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train, evaluate on the validation side, save the model in hub layout plus metrics and plots.
 
-    Output dir: config.json, model.safetensors, README.md (model card), metrics.json, history.json,
+    Output dir: config.json, model.safetensors, model.onnx, README.md (model card), metrics.json, history.json,
     plot.png (loss and accuracy per epoch), confusion.png.
     """
     configure_offline()
-    import torch
+    torch = require("torch", "classifier training")
     from tqdm import tqdm
 
+    from maskdet.assets import CROPS, YUNET
     from maskdet.backbones import BASE_MODELS, load_imagenet
     from maskdet.card import classifier_card
     from maskdet.classifier import MaskClassifier, set_preprocessing
@@ -225,7 +227,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     dataset = cfg.dataset
     if (Path(dataset) / "annotations").is_dir():  # a VOC folder: cut the face crops first
-        prepare_crops(CropDataConfig(voc=Path(dataset)), out / "data")
+        # facemask-crops joins when it is there (the manifest records it); synthetic masks need YuNet
+        extra = [CROPS.default] if CROPS.default.is_dir() else []
+        crops = CropDataConfig(voc=Path(dataset), extra=extra, yunet=YUNET.default if cfg.synthetic else None)
+        prepare_crops(crops, out / "data")
         dataset = str(out / "data")
     ds = load_crops(dataset, synthetic=cfg.synthetic)
     names = tuple(ds["train"].features["label"].names)
@@ -313,15 +318,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         command=cfg.command,
         repo_id=cfg.push_to_hub or "maskdet/mask-classifier",
     )
-    clf.save_pretrained(out, model_card=card)
+    clf.save_pretrained(out, model_card=card, onnx=True)  # model.onnx: a pulled classifier runs without torch
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     save_plots(history, metrics, out)
-    if cfg.push_to_hub:
-        extra = [out / "metrics.json", out / "plot.png", out / "confusion.png"]
-        metrics["hub_repo"] = clf.push_to_hub(
-            cfg.push_to_hub, private=cfg.hub_private, model_card=card, extra_files=extra
-        )
+    if cfg.push_to_hub:  # a failure raises PushError naming `out` and the command that retries
+        from maskdet.hub import push_folder
+
+        metrics["hub_repo"] = push_folder(out, cfg.push_to_hub, private=cfg.hub_private)
     return metrics
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
+
+from maskdet.assets import YUNET
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -30,7 +33,8 @@ def models(tiny_classifier, tiny_detector, tmp_path_factory):
     return det, clf
 
 
-def test_latency_quick(models, tmp_path, capsys):
+@pytest.mark.skipif(not YUNET.default.is_file(), reason=YUNET.missing(YUNET.default, "--yunet"))
+def test_latency_quick_against_yunet(models, tmp_path, capsys):
     det, clf = models
     out = tmp_path / "latency.json"
     argv = ["--quick", "--detectors", str(det), "--classifier", str(clf), "--imgsz", "320", "--synthetic"]
@@ -39,13 +43,26 @@ def test_latency_quick(models, tmp_path, capsys):
     assert any(name.startswith("baseline") for name in results)  # YuNet ran beside ours, same frames
     ours = [r for name, r in results.items() if "detector.onnx @320" in name]
     assert ours and all(cell["median_ms"] > 0 for cell in ours[0].values())
-    assert "ratio" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "ratio = median / baseline median" in text and "1.00x |" in text  # the baseline's own row
+
+
+def test_latency_without_baseline_prints_no_ratios(models, tmp_path, capsys):
+    """No YuNet file: every configuration is timed, no ratio is printed, and the output says why."""
+    det, clf = models
+    out = tmp_path / "latency.json"
+    absent = tmp_path / "absent" / "yunet.onnx"
     twin = tmp_path / "run2" / det.name  # another run's file of the same name: its own rows, by path
     twin.parent.mkdir()
     twin.write_bytes(det.read_bytes())
-    argv[argv.index(str(det)) + 1 : argv.index(str(det)) + 1] = [str(twin)]
-    assert _script("latency").main([*argv, "--json", str(out)]) == 0
-    assert sum(f"{det} @320" in name or f"{twin} @320" in name for name in json.loads(out.read_text())) == 2
+    argv = ["--quick", "--detectors", str(det), str(twin), "--classifier", str(clf), "--imgsz", "320", "--synthetic"]
+    assert _script("latency").main([*argv, "--yunet", str(absent), "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert sum(f"{det} @320" in name or f"{twin} @320" in name for name in results) == 2
+    assert not any(name.startswith("baseline") for name in results)
+    text = capsys.readouterr().out
+    assert f"no baseline, so no ratios: the YuNet face model not found at {str(absent)!r}" in text
+    assert "ratio =" not in text and not re.search(r"\d\.\d\dx", text)  # no "1.00x" cells
 
 
 def test_classifier_comparison_quick(models, capsys):

@@ -116,7 +116,7 @@ def test_push_to_hub_hands_repo_and_files_to_upload(tiny_classifier):
         assert tiny_classifier.push_to_hub("me/masks", private=True) == "me/masks"
     assert create.call_args.args == ("me/masks",)
     assert create.call_args.kwargs["private"] is True and create.call_args.kwargs["exist_ok"] is True
-    assert seen["repo_id"] == "me/masks" and seen["files"] == HUB_FILES
+    assert seen["repo_id"] == "me/masks" and seen["files"] == HUB_FILES | {"model.onnx"}  # runs without torch
     assert seen["config"]["label_names"] == list(LABELS)
     from huggingface_hub import constants
 

@@ -43,7 +43,9 @@ def test_hub_repo_not_cached_offline_is_a_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(FileNotFoundError, match="ONNX"):
+    with pytest.raises(
+        FileNotFoundError, match=r"'someone/face-detector' is not in the local hub cache.*HF_HUB_OFFLINE=0"
+    ):
         resolve_detector("someone/face-detector")
 
 

@@ -53,3 +53,13 @@ def test_cli_missing_model_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["detect", "x.jpg", "--detector", str(tmp_path / "nope.pt")]) == 2
     assert "nope.pt" in capsys.readouterr().err
     assert cli.main([]) == 2
+
+
+def test_version_is_one_number_everywhere(capsys):
+    import importlib.metadata
+
+    import maskdet
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"maskdet {maskdet.__version__}\n"
+    assert importlib.metadata.version("maskdet") == maskdet.__version__  # pyproject reads it from the package

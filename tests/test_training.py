@@ -99,8 +99,8 @@ def test_push_to_hub_flag(tmp_path):
 
     uploaded = {}
 
-    def fake_upload(self, *, repo_id, folder_path, **kwargs):
-        uploaded[repo_id] = sorted(p.name for p in Path(folder_path).iterdir())
+    def fake_upload(self, *, repo_id, folder_path, allow_patterns, **kwargs):
+        uploaded[repo_id] = sorted(p.name for p in Path(folder_path).iterdir() if p.name in allow_patterns)
 
     with (
         mock.patch.object(HfApi, "create_repo", return_value=mock.Mock(repo_id="me/clf")),
@@ -109,8 +109,36 @@ def test_push_to_hub_flag(tmp_path):
         code = train.main(f"{TINY} --output-dir {tmp_path / 'out'} --dataset {data} --push-to-hub me/clf".split())
     assert code == 0
     assert uploaded == {
-        "me/clf": ["README.md", "config.json", "confusion.png", "metrics.json", "model.safetensors", "plot.png"]
+        "me/clf": [
+            "README.md",
+            "config.json",
+            "confusion.png",
+            "history.json",
+            "metrics.json",
+            "model.onnx",
+            "model.safetensors",
+            "plot.png",
+        ]
     }
+
+
+def test_failed_push_names_the_saved_folder_and_the_retry(tmp_path, capsys):
+    """No network: one line, the trained model stays in --output-dir, and the retry command is given."""
+    data = make_folder(tmp_path / "data", per_class=2)
+    from huggingface_hub import HfApi
+
+    out = tmp_path / "out"
+    offline = ConnectionError("[Errno -3] Temporary failure in name resolution")
+    with mock.patch.object(HfApi, "create_repo", side_effect=offline):
+        code = train.main(f"{TINY} --output-dir {out} --dataset {data} --push-to-hub me/clf".split())
+    err = capsys.readouterr().err  # training's progress bars, then the error
+    line = err.rstrip().splitlines()[-1]
+    assert code == 2 and "Traceback" not in err and line.startswith("error: push to 'me/clf' failed (ConnectionError")
+    assert f"saved in {str(out)!r}" in line and line.endswith(f"retry with: maskdet push me/clf --folder {out}")
+    assert {"config.json", "model.safetensors", "model.onnx", "README.md", "metrics.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert MaskClassifier.from_pretrained(out).path == out  # intact: it loads
 
 
 def test_bad_arguments_exit_cleanly(tmp_path, capsys):
