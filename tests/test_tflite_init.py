@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from voc_sample import make_voc
 
-ROOT = Path(__file__).resolve().parent.parent
-WIDER = ROOT.parent / "shared" / "weights" / "yolov8n-face-widerface" / "yolov8n-face_int8.tflite"
-VOC_IMAGES = ROOT.parent / "shared" / "datasets" / "facemask-voc" / "images"
+from maskdet.assets import VOC, WIDER_FACE_TFLITE
 
-needs_wider = pytest.mark.skipif(
-    not WIDER.is_file(), reason=f"needs the WIDER FACE YOLOv8n TFLite file at {WIDER} (see ../shared/weights)"
-)
+WIDER = WIDER_FACE_TFLITE.default
+VOC_IMAGES = VOC.default / "images"
+
+needs_wider = pytest.mark.skipif(not WIDER.is_file(), reason=WIDER_FACE_TFLITE.missing(WIDER, "MASKDET_SHARED"))
 
 
 def _litert():
@@ -125,7 +124,7 @@ def test_converted_model_reproduces_the_tflite_detections(converted):
     assert len(mapping) == 63  # every conv of a 1-class YOLOv8n detect model; keypoints and DFL left
     assert len(set(mapping.values())) == 63
     if not VOC_IMAGES.is_dir():
-        pytest.skip(f"needs real photos in {VOC_IMAGES} (../shared/datasets/facemask-voc)")
+        pytest.skip(VOC.missing(VOC.default, "MASKDET_SHARED"))
     ious, gaps, found = [], [], 0
     for path in sorted(VOC_IMAGES.glob("*.jpg"))[:8]:
         image = letterbox_rgb01(cv2.imread(str(path)))
