@@ -7,7 +7,7 @@ clear message) when no models are available. Top-level `app.py` only parses flag
 Endpoints (every one returns JSON that is useful without the picture):
     /detect_image  image + thresholds + blur -> (annotated image, result JSON)
     /detect_frame  the live tab's streaming function as a plain call (tracking state per client session)
-    /detect_video  video + thresholds + blur + track -> (annotated .webm, summary JSON, timeline CSV, JSON file)
+    /detect_video  video + thresholds + blur + track -> (annotated .mp4 (H.264), summary JSON, timeline CSV, JSON file)
     /model_info    which models are loaded and their metrics
 """
 
@@ -470,7 +470,7 @@ class MaskdetApp:
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects its tracker through this default)
     ) -> tuple[str, dict, str, str]:
-        """Video -> (annotated .webm path, summary JSON, timeline CSV path, summary JSON file path).
+        """Video -> (annotated H.264 .mp4 path, summary JSON, timeline CSV path, summary JSON file path).
 
         The summary is `maskdet.video.process_video`'s (frames, fps, size, faces, people, compliance,
         timeline with one row a second, events, ...) without server paths, plus `stopped`. Videos over
@@ -508,7 +508,7 @@ class MaskdetApp:
             source.close()
             raise
         stem = re.sub(r"[^\w.-]+", "_", Path(path).stem)[:60] or "video"
-        output, json_path = out_dir / f"{stem}_maskdet.webm", out_dir / f"{stem}_maskdet.json"
+        output, json_path = out_dir / f"{stem}_maskdet.mp4", out_dir / f"{stem}_maskdet.json"
         session = self._session(request)
         stop = self._stops[session] = threading.Event()
 

@@ -157,7 +157,7 @@ def test_detect_video_returns_playable_annotated_video_and_timeline(client, file
     video, summary, csv_path, json_path = client.predict(
         handle_file(str(files["video"])), 0.3, 0.0, False, True, api_name="/detect_video"
     )
-    assert Path(video).suffix == ".webm"
+    assert Path(video).suffix == ".mp4"
     cap = cv2.VideoCapture(video)
     frames = 0
     while cap.read()[0]:
@@ -357,7 +357,8 @@ def test_a_full_disk_while_annotating_is_an_error_not_a_crash(app_server, files,
 
     app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
     monkeypatch.setattr(videoio.cv2, "VideoWriter", FullDiskWriter)
-    with pytest.raises(gr.Error, match=r"Cannot process this video: cannot write '.*\.webm': the disk is full"):
+    monkeypatch.setattr(videoio._AVWriter, "open", classmethod(lambda cls, *args: None))  # OpenCV writes
+    with pytest.raises(gr.Error, match=r"Cannot process this video: cannot write '.*\.mp4': the disk is full"):
         app.detect_video(str(files["video"]), 0.3, 0.0, False, False, None, lambda *a, **k: None)
 
 
