@@ -954,8 +954,8 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                     info_json = gr.JSON(label="Models")
                 info_btn = gr.Button("Refresh", size="sm")
                 gr.Markdown(
-                    "HTTP API: see **Use via API** at the bottom of the page, or the README's *App and HTTP API* "
-                    "section, for `gradio_client` and `curl` examples."
+                    "HTTP API: see **Use via API** at the bottom of the page, or `docs/http-api.md` in the "
+                    "repository, for `gradio_client` and `curl` examples."
                 )
 
         # Events. preprocess=False: inputs reach the handlers as file paths, so our decoder gives the errors.

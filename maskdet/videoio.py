@@ -39,7 +39,7 @@ __all__ = [
 
 CODECS = {".webm": "VP90", ".mkv": "VP90", ".mp4": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}  # what OpenCV can write
 # Preferred encoders through PyAV (FFmpeg's libraries, installed with supervision): they play in browsers and
-# keep up with live inference. Measured on one generated 640x480 clip, 2 cores (README, Video): OpenCV's VP9
+# keep up with live inference. Measured on one generated 640x480 clip, 2 cores (docs/speed.md): OpenCV's VP9
 # 3.9-5.7 FPS; PyAV H.264 (x264 ultrafast) 83 FPS, VP9 realtime 38 FPS; OpenCV mp4v 101 FPS (does not play in
 # browsers). OpenCV writes when PyAV or the encoder is missing, and always for .avi.
 AV_CODECS = {
