@@ -197,3 +197,25 @@ def test_train_py_help_lists_its_subcommands(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: train.py ")
     assert all(f"train.py {name} ..." in out for name in ("crops", "detector", "quantize"))
+
+
+def test_python_m_maskdet_beside_a_clone_explains_the_shadowing(tmp_path):
+    """In the folder holding a clone named maskdet, `import maskdet` is the clone's top folder: say so."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (tmp_path / "maskdet").symlink_to(ROOT, target_is_directory=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    if run("-c", "import maskdet, sys; sys.exit(maskdet.__file__ is None)").returncode == 0:
+        pytest.skip("this install's maskdet wins over the current folder (not an editable install)")
+    answer = run("-m", "maskdet", "--help")
+    assert answer.returncode == 1 and answer.stdout == ""
+    (line,) = answer.stderr.strip().splitlines()
+    assert "found the top folder of the maskdet clone" in line and "Fix: cd maskdet" in line
