@@ -449,7 +449,7 @@ def _prune(folder: Path, older_than: float = KEEP_SECONDS) -> None:
 class MaskdetApp:
     """The app's state (models, limits, per-session stop flags, its temporary folder) and request handlers.
 
-    Everything it writes (generated examples, annotated videos, timelines) goes in one temporary folder
+    Everything it writes (annotated videos, timelines, image downloads) goes in one temporary folder
     that `cleanup()` deletes; it runs at interpreter exit too.
     """
 
@@ -773,7 +773,7 @@ class MaskdetApp:
     def status(self) -> str:
         """A warning shown above the tabs when no model can load (empty when all is well)."""
         problem = self.models.problem()
-        return f"⚠️ **No models available.** {problem}" if problem else ""
+        return f"⚠️ **No models available.** {hide_paths(problem)}" if problem else ""  # the page is public
 
     # ---- helpers
     def _pipeline(self, face_threshold: float | None, label_threshold: float | None, live: bool = False) -> _Serialised:
