@@ -301,7 +301,8 @@ class Models:
                     detector = FaceDetector.load(self.detector_source)
                     classifier = MaskClassifier.from_pretrained(self.classifier_source)
                 except (FileNotFoundError, ValueError) as e:
-                    raise input_error(f"No models loaded: {e}", title="Models unavailable") from e
+                    # not logged here: serve() prints it at start, and the page's banner says it to users
+                    raise gr.Error(f"No models loaded: {e}", title="Models unavailable", print_exception=False) from e
                 self._models = (detector, classifier)
         return self._models
 
