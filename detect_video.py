@@ -1,7 +1,7 @@
 """Face-mask detection on a webcam, a video file or a stream, with tracking, counts, events and a summary.
 
     python detect_video.py --source 0                                  # webcam in a window; q or Esc quits
-    python detect_video.py --source in.mp4 --output out.webm --events events.jsonl --summary summary.json
+    python detect_video.py --source in.mp4 --output out.mp4 --events events.jsonl --summary summary.json
     python detect_video.py --source rtsp://host/stream --no-display --events events.jsonl   # Ctrl-C stops
 
 The work happens in `maskdet.video`; this script parses flags, opens the window and shows progress.
@@ -137,7 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Detect faces and mask use in a webcam, video file or stream; track people and log events.",
     )
     p.add_argument("--source", default="0", help="webcam index (0), video file, or stream URL (rtsp://, http://)")
-    p.add_argument("--output", type=Path, default=None, help="annotated video (.webm plays in browsers, .mp4, .avi)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="annotated video: .mp4 (H.264) or .webm (VP9) play in browsers; .mkv .mov .avi",
+    )
     p.add_argument("--events", type=Path, default=None, help="JSON Lines: one line per person first seen unmasked")
     p.add_argument("--summary", type=Path, default=None, help="JSON summary: people per label, compliance, speed")
     p.add_argument("--no-display", action="store_true", help="no window (automatic when there is no display)")

@@ -1,6 +1,6 @@
 """Load test: N concurrent clients on the /detect_image endpoint for a fixed time.
 
-Each client uploads an image, calls /detect_image and reads the result (the README's curl flow, over
+Each client uploads an image, calls /detect_image and reads the result (docs/http-api.md's curl flow, over
 httpx), again and again. The script starts `python app.py` itself on a free 127.0.0.1 port unless
 --url is given, and always stops it (SIGTERM, then kill) however the run ends. It prints a table and
 writes JSON: throughput, p50/p95 latency, errors, "busy" answers (the queue's 503) and the server's
@@ -64,7 +64,7 @@ class Busy(Exception):
 
 
 def detect_image(client: Any, url: str, image: Path, timeout: float) -> dict:
-    """One upload + /detect_image call + its result, as the README's curl example; returns the result JSON."""
+    """One upload + /detect_image call + its result, as docs/http-api.md's curl example; returns the result JSON."""
     with image.open("rb") as f:
         uploaded = client.post(f"{url}/gradio_api/upload", files={"files": f}, timeout=timeout)
     if uploaded.status_code == 503:

@@ -1,7 +1,10 @@
 """`python -m maskdet ...`: the same as the `maskdet` command."""
 
+from __future__ import annotations
+
 import sys
 
 from maskdet.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

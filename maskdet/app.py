@@ -7,7 +7,7 @@ clear message) when no models are available. Top-level `app.py` only parses flag
 Endpoints (every one returns JSON that is useful without the picture):
     /detect_image  image + thresholds + blur -> (annotated image, result JSON)
     /detect_frame  the live tab's streaming function as a plain call (tracking state per client session)
-    /detect_video  video + thresholds + blur + track -> (annotated .webm, summary JSON, timeline CSV, JSON file)
+    /detect_video  video + thresholds + blur + track -> (annotated .mp4 (H.264), summary JSON, timeline CSV, JSON file)
     /model_info    which models are loaded and their metrics
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import csv
+import inspect
 import json
 import os
 import re
@@ -37,15 +38,28 @@ from maskdet._env import configure_offline
 configure_offline()  # before gradio: no analytics, no hub look-ups
 
 import gradio as gr  # noqa: E402
+from gradio.route_utils import FnIndexInferError  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
-from maskdet.app_inputs import check_uploaded, flag, hide_paths, payload_path, read_image, threshold  # noqa: E402
+from maskdet.app_inputs import (  # noqa: E402
+    check_uploaded,
+    flag,
+    hide_paths,
+    input_error,
+    log,
+    payload_path,
+    read_image,
+    threshold,
+)
 from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ, detector_metrics  # noqa: E402
+from maskdet.export import face_rows, write_rows  # noqa: E402
 from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
-from maskdet.scenes import example_images  # noqa: E402
+from maskdet.tracking import Tracker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = Path(__file__).parent / "examples"  # CC0 photos, see the README there
+MODEL_CARD_URL = "https://github.com/maskdet/maskdet/blob/main/model_card.md"
 KEEP_SECONDS = 3600  # annotated videos and timelines are deleted after an hour, and all of them at exit
 MAX_VIDEO_PIXELS = 3840 * 2160
 STOPPED_TEXT = {
@@ -53,6 +67,7 @@ STOPPED_TEXT = {
     "max_frames": "**stopped at this app's length limit**",
     "truncated": "**the file ended early** (cut short or corrupt): the frames before are annotated",
 }
+TRACK_MIN_HITS = inspect.signature(Tracker).parameters["min_hits"].default  # frames before a face gets its number
 HEX_COLOURS = {label: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for label, bgr in COLORS.items()}  # as the boxes
 
 # Gradio scopes custom CSS to `.contain` inside @media blocks, so the page padding (outside it) shrinks
@@ -62,12 +77,48 @@ CSS = """
 .main.fillable.app {padding-left: min(var(--size-8), 3vw) !important;
                     padding-right: min(var(--size-8), 3vw) !important;}
 #status:empty {display: none;}
+/* Output pictures: the icon buttons sit above the picture, not on it, so the count banner and the face
+   labels drawn at its top stay visible (the label chips are off: show_label=False). */
+#image-output .icon-button-wrapper, #webcam-output .icon-button-wrapper, #video-output .icon-button-wrapper {
+  position: static !important; margin: 0 0 4px auto; width: fit-content;
+}
+#webcam-note:empty {display: none;}
 @media (max-width: 640px) {
   .tab-container button {padding-left: 8px !important; padding-right: 8px !important;}
   #faces-table, #about pre {max-width: calc(100vw - 8vw); overflow-x: auto;}
   h1 {font-size: 1.4em;}
 }
 """
+
+
+# Runs in the browser when the Webcam tab opens; its return value is the note above the webcam (empty: none).
+CAMERA_CHECK_JS = """
+async () => {
+  if (!window.isSecureContext || !navigator.mediaDevices) {
+    return "**The browser offers no camera to this page**: browsers allow cameras only on https:// or " +
+      "http://localhost addresses. Open the app through one of those, or use the Image or Video tab.";
+  }
+  let devices = [];
+  try { devices = await navigator.mediaDevices.enumerateDevices(); } catch (e) { devices = []; }
+  if (!devices.some(d => d.kind === "videoinput")) {
+    return "**No camera found.** Connect one (or close the program using it) and reload the page, or use the " +
+      "Image or Video tab.";
+  }
+  try {
+    const state = (await navigator.permissions.query({name: "camera"})).state;
+    if (state === "denied") {
+      return "**Camera access is blocked for this page.** Allow it in the browser's site settings (the camera " +
+        "icon in the address bar) and reload.";
+    }
+  } catch (e) {}
+  return "";
+}
+"""
+
+
+def example_photos() -> list[str]:
+    """The bundled example photos (CC0, validation side of the split; see examples/README.md)."""
+    return [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
 
 
 # --------------------------------------------------------------------------------------------- settings
@@ -153,7 +204,20 @@ def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "theme": THEME,
         "css": CSS,
         "show_error": True,
+        "app_kwargs": {"exception_handlers": {FnIndexInferError: _unknown_endpoint}},
     }
+
+
+def _unknown_endpoint(request: Any, error: Exception) -> Any:
+    """`/gradio_api/call/<name>` for a name that is not an endpoint: 404 and the list, not a 500 and a traceback."""
+    from fastapi.responses import JSONResponse
+
+    name = request.url.path.rstrip("/").split("/")[-1]
+    log.warning("Unknown endpoint: %s", request.url.path)
+    return JSONResponse(
+        {"error": f"No endpoint named {name!r}. GET /gradio_api/info lists the endpoints and their parameters."},
+        status_code=404,
+    )
 
 
 # Local fonts only: the default theme fetches Google Fonts, which an offline browser waits for.
@@ -239,7 +303,8 @@ class Models:
                     detector = FaceDetector.load(det_source)
                     classifier = MaskClassifier.from_pretrained(clf_source)
                 except (FileNotFoundError, ValueError) as e:
-                    raise gr.Error(f"No models loaded: {e}", title="Models unavailable") from e
+                    # not logged here: serve() prints it at start, and the page's banner says it to users
+                    raise gr.Error(f"No models loaded: {e}", title="Models unavailable", print_exception=False) from e
                 self._models = (detector, classifier)
         return self._models
 
@@ -259,7 +324,7 @@ class Models:
                 flip=self.flip and not live,
             )
         except (TypeError, ValueError) as e:
-            raise gr.Error(str(e), title="Bad setting") from e
+            raise input_error(str(e), title="Bad setting") from e
         return _Serialised(pipe, self.infer_lock)
 
     def problem(self) -> str | None:
@@ -290,16 +355,31 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _model_card_text(classifier_path: Path | None) -> str | None:
-    for candidate in (
-        ROOT / "model_card.md",
-        Path(__file__).parent / "weights" / "model_card.md",
-        classifier_path / "README.md" if classifier_path else None,
-    ):
-        if candidate is not None and candidate.is_file():
-            text = candidate.read_text(errors="replace")
-            return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # hub YAML front matter: not for people
-    return None
+def _classifier_metrics(folder: Path | None) -> dict | None:
+    """metrics.json beside a classifier, without its training config (paths on the machine that trained it)."""
+    metrics = _read_json(folder / "metrics.json") if folder is not None else None
+    return {k: v for k, v in metrics.items() if k != "config"} if isinstance(metrics, dict) else None
+
+
+def _shown_source(path: Any, given: Any) -> str:
+    """A model's source as users may see it: bundled files by name, others by file or folder name only
+    (the About tab and /model_info are public: no server paths)."""
+    if not path:
+        return "bundled" if given is None else hide_paths(str(given))
+    path = Path(path)
+    weights = Path(__file__).parent / "weights"
+    if path.resolve().is_relative_to(weights.resolve()):
+        return f"{path.resolve().relative_to(weights.resolve())} (bundled)"
+    return path.name
+
+
+def _face_ap(path: Path | None, imgsz: int, zoom: int | None = None, flip: bool = False) -> float | None:
+    """Face AP50 of this detector file at one setting, from the face_eval.json beside it (our evaluation)."""
+    from maskdet.detector import config_name
+
+    report = _read_json(path.parent / "face_eval.json") if path is not None else None
+    row = (report or {}).get(f"maskdet {path.name} @{config_name(imgsz, zoom, flip)}") if path else None
+    return row.get("ap50") if isinstance(row, dict) else None
 
 
 def faces_rows(result: dict) -> list[list]:
@@ -363,7 +443,7 @@ def _prune(folder: Path, older_than: float = KEEP_SECONDS) -> None:
 class MaskdetApp:
     """The app's state (models, limits, per-session stop flags, its temporary folder) and request handlers.
 
-    Everything it writes (generated examples, annotated videos, timelines) goes in one temporary folder
+    Everything it writes (annotated videos, timelines, image downloads) goes in one temporary folder
     that `cleanup()` deletes; it runs at interpreter exit too.
     """
 
@@ -401,8 +481,20 @@ class MaskdetApp:
         )
         return bgr_to_rgb(draw(frame, faces, blur=blur)), result
 
-    def render_image_result(self, result: dict) -> tuple[list[list], str]:
-        return faces_rows(result), counts_markdown(result)
+    def render_image_result(self, result: dict) -> tuple[list[list], str, str | None, str | None]:
+        """Result JSON -> (table rows, counts line, the JSON and a CSV of one row per face to download)."""
+        if not isinstance(result, dict) or "faces" not in result:
+            return [], "", None, None
+        try:
+            _prune(self.work_dir / "results")
+            folder = self.work_dir / "results" / uuid.uuid4().hex
+            folder.mkdir(parents=True)
+            json_path, csv_path = folder / "maskdet_result.json", folder / "maskdet_faces.csv"
+            json_path.write_text(json.dumps(result, indent=1) + "\n")
+            write_rows(face_rows(result, source="upload"), csv_path=csv_path)
+        except OSError as e:
+            raise input_error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
+        return faces_rows(result), counts_markdown(result), str(json_path), str(csv_path)
 
     # ---- live webcam
     def detect_frame(
@@ -463,7 +555,7 @@ class MaskdetApp:
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects its tracker through this default)
     ) -> tuple[str, dict, str, str]:
-        """Video -> (annotated .webm path, summary JSON, timeline CSV path, summary JSON file path).
+        """Video -> (annotated H.264 .mp4 path, summary JSON, timeline CSV path, summary JSON file path).
 
         The summary is `maskdet.video.process_video`'s (frames, fps, size, faces, people, compliance,
         timeline with one row a second, events, ...) without server paths, plus `stopped`. Videos over
@@ -471,23 +563,23 @@ class MaskdetApp:
         """
         engine = _video_engine()
         if engine is None:
-            raise gr.Error("Video processing is not available in this install (maskdet.video is missing).")
+            raise input_error("Video processing is not available in this install (maskdet.video is missing).")
         blur, track = flag("blur", blur, False), flag("track", track, True)
         path = payload_path(video)
         if not path:
-            raise gr.Error("No video: upload a video file first.", title="No video")
+            raise input_error("No video: upload a video file first.", title="No video")
         check_uploaded(path, request)
         limit = float(self.args.max_video_seconds)
         try:
             source = engine.open_source(Path(path), live=False, max_seconds=limit, max_pixels=MAX_VIDEO_PIXELS)
         except engine.LimitError as e:
-            raise gr.Error(
+            raise input_error(
                 f"This {hide_paths(e)}. Trim or resize it, or run `python detect_video.py` on your own machine: it "
                 "has no such limits.",
                 title="Video too long or too large",
             ) from e
         except (ValueError, FileNotFoundError, OSError) as e:
-            raise gr.Error(f"Cannot read this video: {hide_paths(e)}", title="Not a usable video") from e
+            raise input_error(f"Cannot read this video: {hide_paths(e)}", title="Not a usable video") from e
         fps = float(source.fps)
         try:
             pipe = self._pipeline(face_threshold, label_threshold, live=True)
@@ -496,12 +588,12 @@ class MaskdetApp:
             out_dir.mkdir(parents=True)
         except OSError as e:
             source.close()
-            raise gr.Error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
+            raise input_error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
         except BaseException:
             source.close()
             raise
         stem = re.sub(r"[^\w.-]+", "_", Path(path).stem)[:60] or "video"
-        output, json_path = out_dir / f"{stem}_maskdet.webm", out_dir / f"{stem}_maskdet.json"
+        output, json_path = out_dir / f"{stem}_maskdet.mp4", out_dir / f"{stem}_maskdet.json"
         session = self._session(request)
         stop = self._stops[session] = threading.Event()
 
@@ -521,11 +613,11 @@ class MaskdetApp:
                 stop=stop,
             )
         except (ValueError, FileNotFoundError, OSError) as e:
-            raise gr.Error(f"Cannot process this video: {hide_paths(e)}", title="Video failed") from e
+            raise input_error(f"Cannot process this video: {hide_paths(e)}", title="Video failed") from e
         finally:
             self._stops.pop(session, None)
         if not summary.get("frames") or not output.is_file():
-            raise gr.Error("No frame of this video could be decoded; it is empty or corrupt.", title="Video failed")
+            raise input_error("No frame of this video could be decoded; it is empty or corrupt.", title="Video failed")
         timeline = summary.get("timeline") or []
         csv_path = out_dir / f"{stem}_timeline.csv"
         api = {k: v for k, v in summary.items() if k not in ("source", "output")}  # no server paths
@@ -537,7 +629,7 @@ class MaskdetApp:
                 writer.writerows(timeline)
             json_path.write_text(text + "\n")
         except OSError as e:
-            raise gr.Error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
+            raise input_error(f"Cannot save results on the server: {hide_paths(e)}", title="Server storage") from e
         return str(output), json.loads(text), str(csv_path), str(json_path)
 
     def stop_video(self, request: gr.Request | None = None) -> None:
@@ -593,26 +685,32 @@ class MaskdetApp:
         try:
             detector, classifier = self.models.load()
         except gr.Error as e:
-            return {"loaded": False, "error": e.message}
+            return {"loaded": False, "error": hide_paths(e.message)}
         det_path = getattr(detector, "path", None)
         cls_path = getattr(classifier, "path", None)
+        det_file = Path(det_path) if det_path else None
+        face_ap = {
+            "photo": _face_ap(det_file, self.models.imgsz, self.models.zoom, self.models.flip),
+            "live": _face_ap(det_file, self.models.live_imgsz),
+        }
         return {
             "loaded": True,
             "version": __import__("maskdet").__version__,
             "detector": {
-                "source": str(det_path) if det_path else str(self.models.detector_source),
+                "source": _shown_source(det_path, self.models.detector_source),
                 "imgsz": self.models.imgsz,
                 "zoom": self.models.zoom,
                 "flip": self.models.flip,
                 "live_imgsz": self.models.live_imgsz,
-                "metrics": detector_metrics(Path(det_path) if det_path else None),
+                "metrics": detector_metrics(det_file),
+                "face_ap50": face_ap,
             },
             "classifier": {
-                "source": str(cls_path) if cls_path else str(self.models.classifier_source),
+                "source": _shown_source(cls_path, self.models.classifier_source),
                 "architecture": classifier.architecture,
                 "labels": list(classifier.label_names),
                 "input_size": list(classifier.input_size),
-                "metrics": _read_json(Path(cls_path) / "metrics.json") if cls_path else None,
+                "metrics": _classifier_metrics(Path(cls_path) if cls_path else None),
             },
             "limits": {
                 "max_upload_mb": self.args.max_upload_mb,
@@ -622,6 +720,7 @@ class MaskdetApp:
         }
 
     def about_markdown(self, info: dict) -> str:
+        """A short summary: the two models, how they run, one headline figure each, licences, the full card."""
         if not info.get("loaded"):
             return f"### Models not loaded\n\n{info.get('error', '')}"
         det, clf = info["detector"], info["classifier"]
@@ -630,36 +729,45 @@ class MaskdetApp:
         lines = [
             f"### maskdet {info['version']}",
             "",
-            f"**Face detector**: `{det['source']}` (input {det['imgsz']} px for photos{zoom}{mirrored}, "
-            f"{det.get('live_imgsz')} px for the webcam and videos)",
+            f"- **Face detector** (YOLOv8n): `{det['source']}`, input {det['imgsz']} px for photos{zoom}{mirrored}, "
+            f"{det.get('live_imgsz')} px for the webcam and videos.",
         ]
-        if m := det.get("metrics"):
+        ap, m = det.get("face_ap50") or {}, det.get("metrics") or {}
+        if ap.get("photo") is not None:
+            live = f", {ap['live']:.3f} as the webcam runs" if ap.get("live") is not None else ""
+            lines.append(f"  Face AP50 {ap['photo']:.3f} as photos run{live} (validation split, 138 photos).")
+        elif m.get("map50") is not None:
             lines.append(
-                "- validation mAP50 {:.3f}, mAP50-95 {:.3f}, precision {:.3f}, recall {:.3f}".format(
-                    *(float(m.get(k, float("nan"))) for k in ("map50", "map50_95", "precision", "recall"))
-                )
+                f"  Validation mAP50 {float(m['map50']):.3f} for the class face (ultralytics' own validation at "
+                f"{m.get('imgsz', 640)} px, one pass: lower than the photo setting's face AP)."
             )
         else:
-            lines.append("- no metrics file beside this model")
+            lines.append("  No metrics file beside this model.")
         lines.append(
-            f"\n**Mask classifier**: `{clf['architecture']}` from `{clf['source']}`, input "
-            f"{clf['input_size'][1]}x{clf['input_size'][0]}, labels {', '.join(clf['labels'])}"
+            f"- **Mask classifier** (`{clf['architecture']}`): `{clf['source']}`, input "
+            f"{clf['input_size'][1]}x{clf['input_size'][0]}, labels {', '.join(clf['labels'])}."
         )
         if m := clf.get("metrics"):
-            lines.append(f"- validation accuracy {m.get('accuracy', 0):.3f}, macro-F1 {m.get('macro_f1', 0):.3f}")
-            for name, s in (m.get("per_class") or {}).items():
-                lines.append(f"- {name}: precision {s['precision']:.3f}, recall {s['recall']:.3f} (n={s['support']})")
+            lines.append(
+                f"  Accuracy {m.get('accuracy', 0):.3f}, macro-F1 {m.get('macro_f1', 0):.3f} on the validation "
+                "face crops."
+            )
         else:
-            lines.append("- no metrics file beside this model")
-        card = _model_card_text(Path(clf["source"]))
-        if card:
-            lines += ["", "---", "", card]
+            lines.append("  No metrics file beside this model.")
+        lines += [
+            "",
+            "Both bundled models are trained by this project on CPU. Code and models: AGPL-3.0 (ultralytics). "
+            "Training photos: Face Mask Detection (CC0) and Face-Mask-Detection crops (MIT, research use). "
+            "Example photos: CC0, from the validation split.",
+            "",
+            f"Data, training commands, every figure and the limitations: [model_card.md]({MODEL_CARD_URL}).",
+        ]
         return "\n".join(lines)
 
     def status(self) -> str:
         """A warning shown above the tabs when no model can load (empty when all is well)."""
         problem = self.models.problem()
-        return f"⚠️ **No models available.** {problem}" if problem else ""
+        return f"⚠️ **No models available.** {hide_paths(problem)}" if problem else ""  # the page is public
 
     # ---- helpers
     def _pipeline(self, face_threshold: float | None, label_threshold: float | None, live: bool = False) -> _Serialised:
@@ -744,22 +852,35 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                         image_btn = gr.Button("Detect masks", variant="primary", elem_id="image-button")
                     with gr.Column(min_width=300):
                         image_out = gr.Image(
-                            label="Result", format="jpeg", elem_id="image-output", height=400, interactive=False
+                            label="Result",
+                            show_label=False,
+                            format="jpeg",
+                            elem_id="image-output",
+                            height=400,
+                            interactive=False,
                         )
                         image_counts = gr.Markdown(elem_id="image-counts")
                 image_table = gr.Dataframe(
                     headers=TABLE_HEADERS, label="Faces", interactive=False, elem_id="faces-table"
                 )
+                with gr.Row():
+                    image_json_file = gr.File(label="Result (JSON)", elem_id="image-json-file")
+                    image_csv_file = gr.File(label="Faces (CSV, one row per face)", elem_id="image-csv-file")
                 with gr.Accordion("JSON (what /detect_image returns)", open=False):
                     image_json = gr.JSON(label="Result", elem_id="image-json")
                 examples = gr.Examples(
-                    example_images(app.work_dir / "examples"),
+                    example_photos(),
                     inputs=[image_in],
-                    label="Generated examples (drawn faces)",
+                    label="Examples: photos from the Face Mask Detection dataset (CC0), not used in training",
                 )
 
-            with gr.Tab("Webcam", id="live"):
-                gr.Markdown("Press the record button to start; frames are annotated as they arrive.")
+            with gr.Tab("Webcam", id="live") as live_tab:
+                gr.Markdown(
+                    "Press the record button to start; frames are annotated as they arrive. With tracking on, a "
+                    f"face gets its number (#1, #2, ...) once it has been seen in {TRACK_MIN_HITS} frames, so that "
+                    "a detection in a single frame never counts as a person."
+                )
+                cam_note = gr.Markdown(elem_id="webcam-note")
                 with gr.Row(equal_height=False):
                     with gr.Column(min_width=300):
                         cam = gr.Image(
@@ -768,12 +889,19 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                             type="filepath",
                             label="Webcam",
                             elem_id="webcam",
+                            # not mirrored: the server sees the scene as it is, so text in it reads the right way
                             webcam_options=gr.WebcamOptions(
-                                mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
+                                mirror=False, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}
                             ),
                         )
                     with gr.Column(min_width=300):
-                        cam_out = gr.Image(label="Annotated", format="jpeg", elem_id="webcam-output", interactive=False)
+                        cam_out = gr.Image(
+                            label="Annotated",
+                            show_label=False,
+                            format="jpeg",
+                            elem_id="webcam-output",
+                            interactive=False,
+                        )
                 with gr.Accordion("Frame JSON (what /detect_frame returns)", open=False):
                     cam_json = gr.JSON(label="Frame", elem_id="webcam-json")
                 live_state = gr.State(None, time_to_live=900)  # freed 15 min after a tab closes
@@ -792,7 +920,11 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                             stop_btn = gr.Button("Stop", variant="stop", elem_id="video-stop")
                     with gr.Column(min_width=300):
                         video_out = gr.Video(
-                            label="Annotated video", elem_id="video-output", height=360, interactive=False
+                            label="Annotated video",
+                            show_label=False,
+                            elem_id="video-output",
+                            height=360,
+                            interactive=False,
                         )
                         video_md = gr.Markdown(elem_id="video-summary")
                 video_plot = gr.LinePlot(
@@ -816,8 +948,8 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
                     info_json = gr.JSON(label="Models")
                 info_btn = gr.Button("Refresh", size="sm")
                 gr.Markdown(
-                    "HTTP API: see **Use via API** at the bottom of the page, or the README's *App and HTTP API* "
-                    "section, for `gradio_client` and `curl` examples."
+                    "HTTP API: see **Use via API** at the bottom of the page, or `docs/http-api.md` in the "
+                    "repository, for `gradio_client` and `curl` examples."
                 )
 
         # Events. preprocess=False: inputs reach the handlers as file paths, so our decoder gives the errors.
@@ -833,11 +965,19 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
         table_io = {
             "fn": app.render_image_result,
             "inputs": image_json,
-            "outputs": [image_table, image_counts],
+            "outputs": [image_table, image_counts, image_json_file, image_csv_file],
             "api_visibility": "private",
         }
-        gr.on([image_btn.click, image_in.upload], api_name="detect_image", **image_io).success(**table_io)
-        examples.load_input_event.then(api_visibility="private", **image_io).success(**table_io)  # run at once
+        # Every run first clears the last one's outputs, so that a failed run leaves none of them behind.
+        image_outputs = [image_out, image_json, image_table, image_counts, image_json_file, image_csv_file]
+        clear_image = {"fn": lambda: [None] * len(image_outputs), "outputs": image_outputs, "queue": False}
+        gr.on([image_btn.click, image_in.upload], api_visibility="private", **clear_image).then(
+            api_name="detect_image", **image_io
+        ).success(**table_io)
+        examples.load_input_event.then(api_visibility="private", **clear_image).then(
+            api_visibility="private", **image_io
+        ).success(**table_io)  # an example runs at once
+        live_tab.select(None, None, cam_note, js=CAMERA_CHECK_JS, api_visibility="private", queue=False)
 
         live_inputs = [cam, live_state, *settings, track]
         live_outputs = [cam_out, live_state, cam_json]
@@ -864,7 +1004,10 @@ def build_demo(args: argparse.Namespace | None = None) -> gr.Blocks:
             concurrency_id="image",
         )
 
+        video_outputs = [video_out, video_json, csv_out, json_file_out, video_plot, video_md]
         video_event = video_btn.click(
+            lambda: [None] * len(video_outputs), None, video_outputs, queue=False, api_visibility="private"
+        ).then(
             app.detect_video,
             [video_in, *settings, track],
             [video_out, video_json, csv_out, json_file_out],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import math
 import os
 import re
@@ -19,6 +20,14 @@ import gradio as gr
 import numpy as np
 
 from maskdet.imageio import MAX_BYTES, load_image, rgb_to_bgr
+
+log = logging.getLogger("maskdet.app")
+
+
+def input_error(message: str, title: str = "Error") -> gr.Error:
+    """A gr.Error for a request the sender can fix: one line in the server's log, not Gradio's traceback."""
+    log.warning("%s: %s", title, message)
+    return gr.Error(message, title=title, print_exception=False)
 
 
 def payload_path(payload: Any) -> str | None:
@@ -48,7 +57,7 @@ def check_uploaded(path: str, request: gr.Request | None) -> None:
 
     folder = Path(get_upload_folder()).resolve()
     if not Path(path).resolve().is_relative_to(folder):
-        raise gr.Error(
+        raise input_error(
             "This file was not uploaded to this app: upload it first (POST /gradio_api/upload) and pass the "
             "path that returns.",
             title="Not an upload",
@@ -82,7 +91,7 @@ def read_image(image: Any, request: gr.Request | None = None) -> np.ndarray:
     A numpy array is taken to be RGB, as Gradio gives it.
     """
     if image is None:
-        raise gr.Error("No image: upload a photo, paste one or take a webcam snapshot.", title="No image")
+        raise input_error("No image: upload a photo, paste one or take a webcam snapshot.", title="No image")
     path = None if isinstance(image, np.ndarray) else payload_path(image)
     if path is not None:
         check_uploaded(path, request)
@@ -95,7 +104,7 @@ def read_image(image: Any, request: gr.Request | None = None) -> np.ndarray:
             return load_image(_data_url_bytes(image["url"]))
         return load_image(image if path is None else path)
     except (ValueError, FileNotFoundError, OSError) as e:
-        raise gr.Error(f"Cannot read this image: {hide_paths(e)}", title="Not a usable image") from e
+        raise input_error(f"Cannot read this image: {hide_paths(e)}", title="Not a usable image") from e
 
 
 def threshold(name: str, value: Any, default: float) -> float:
@@ -103,7 +112,7 @@ def threshold(name: str, value: Any, default: float) -> float:
     if value is None:
         return float(default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise gr.Error(f"{name} must be a number in [0, 1], but got {value!r}", title="Bad setting")
+        raise input_error(f"{name} must be a number in [0, 1], but got {value!r}", title="Bad setting")
     return float(value)
 
 
@@ -112,5 +121,5 @@ def flag(name: str, value: Any, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, (bool, np.bool_)):
-        raise gr.Error(f"{name} must be true or false, but got {value!r}", title="Bad setting")
+        raise input_error(f"{name} must be true or false, but got {value!r}", title="Bad setting")
     return bool(value)

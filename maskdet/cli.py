@@ -12,9 +12,21 @@ from maskdet.assets import CROPS, EXTRA, VOC, WIDER_FACE_TFLITE, YUNET
 from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
 from maskdet.hub import PushError
 
+TRAIN_COMMANDS = {
+    "crops": "cut face crops + synthetic masks into an image folder (the classifier's data)",
+    "detector": "train the YOLOv8 face detector",
+    "quantize": "INT8 copy of a float detector ONNX",
+}
 
-def classifier_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="train.py", description="Fine-tune the mask classifier (timm + datasets).")
+
+def classifier_parser(prog: str = "train.py") -> argparse.ArgumentParser:
+    other = "\n".join(f"  {prog} {name} ...  {text}" for name, text in TRAIN_COMMANDS.items())
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Fine-tune the mask classifier (timm + datasets); the first word picks another command.",
+        epilog=f"other commands (each has --help):\n{other}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--dataset", required=True, help="image folder, VOC folder or hub dataset id")
     p.add_argument("--model", default="mobilenetv2_100", help="timm architecture (default: mobilenetv2_100)")
     p.add_argument("--img-size", type=int, default=112)
@@ -36,9 +48,9 @@ def classifier_parser() -> argparse.ArgumentParser:
     return p
 
 
-def crops_parser() -> argparse.ArgumentParser:
+def crops_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="train.py crops", description="Cut face crops + synthetic masks into an image folder."
+        prog=f"{prog} crops", description="Cut face crops + synthetic masks into an image folder."
     )
     p.add_argument("--voc", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
     p.add_argument(
@@ -52,8 +64,8 @@ def crops_parser() -> argparse.ArgumentParser:
     return p
 
 
-def detector_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="train.py detector", description="Train the YOLOv8 face detector.")
+def detector_parser(prog: str = "train.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"{prog} detector", description="Train the YOLOv8 face detector.")
     p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
     p.add_argument("--model", default="yolov8n.yaml", help="ultralytics YAML (from scratch) or .pt")
     p.add_argument("--imgsz", type=int, default=416)
@@ -88,9 +100,9 @@ def detector_parser() -> argparse.ArgumentParser:
     return p
 
 
-def quantize_parser() -> argparse.ArgumentParser:
+def quantize_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="train.py quantize", description="INT8 copy of a float detector ONNX, calibrated on training images."
+        prog=f"{prog} quantize", description="INT8 copy of a float detector ONNX, calibrated on training images."
     )
     p.add_argument("--detector", type=Path, default=Path("maskdet/weights/detector.onnx"), help="float ONNX export")
     p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder to calibrate on")
@@ -100,15 +112,15 @@ def quantize_parser() -> argparse.ArgumentParser:
     return p
 
 
-def train_main(argv: list[str] | None = None) -> int:
-    """`python train.py ...` / `maskdet train ...`: classifier by default, `crops` and `detector` subcommands."""
+def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
+    """`python train.py ...` / `maskdet train ...`: classifier by default, `crops`, `detector`, `quantize`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = "python train.py " + shlex.join(argv)  # recorded in the model card
+    command = ("python " if prog.endswith(".py") else "") + prog + " " + shlex.join(argv)  # for the model card
     try:
         if argv[:1] == ["crops"]:
             from maskdet.classifier_data import CropDataConfig, prepare_crops
 
-            a = crops_parser().parse_args(argv[1:])
+            a = crops_parser(prog).parse_args(argv[1:])
             cfg = CropDataConfig(
                 voc=a.voc, extra=a.extra, yunet=None if a.no_synthetic else a.yunet, min_size=a.min_size, seed=a.seed
             )
@@ -116,7 +128,7 @@ def train_main(argv: list[str] | None = None) -> int:
         elif argv[:1] == ["quantize"]:
             from maskdet.quantize import quantize_detector, voc_training_images
 
-            a = quantize_parser().parse_args(argv[1:])
+            a = quantize_parser(prog).parse_args(argv[1:])
             if not a.detector.is_file():
                 raise FileNotFoundError(f"detector ONNX not found: {str(a.detector)!r}")
             images = voc_training_images(a.data, a.split)
@@ -125,7 +137,7 @@ def train_main(argv: list[str] | None = None) -> int:
             from maskdet.data import BUNDLED_SPLIT
             from maskdet.detector_training import DetectorTrainConfig, train_detector
 
-            a = detector_parser().parse_args(argv[1:])
+            a = detector_parser(prog).parse_args(argv[1:])
             cfg = DetectorTrainConfig(
                 split=a.split or BUNDLED_SPLIT,
                 export_imgsz=a.export_imgsz,
@@ -147,7 +159,7 @@ def train_main(argv: list[str] | None = None) -> int:
         else:
             from maskdet.training import TrainConfig, train
 
-            a = classifier_parser().parse_args(argv)
+            a = classifier_parser(prog).parse_args(argv)
             cfg = TrainConfig(
                 dataset=a.dataset,
                 output_dir=a.output_dir,
@@ -178,7 +190,7 @@ def train_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def push_main(argv: list[str]) -> int:
+def push_main(argv: list[str], prog: str = "maskdet push") -> int:
     """`maskdet push USER/REPO`: save a release (both models, metrics, model card) and upload it."""
     p = argparse.ArgumentParser(
         prog="maskdet push",
@@ -265,49 +277,75 @@ def pipeline_from_args(a: argparse.Namespace):
     return Pipeline.from_pretrained(a.detector, a.classifier, **pipeline_kwargs(a))
 
 
-def detect_main(argv: list[str]) -> int:
-    """`maskdet detect IMAGE...`: one JSON line per image; annotated copies with --output-dir."""
-    p = argparse.ArgumentParser(prog="maskdet detect", description="Detect faces and mask use in images.")
-    p.add_argument("images", nargs="+", type=Path)
-    p.add_argument("--output-dir", type=Path, default=None, help="write annotated images here")
-    p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated images")
+def detect_parser(prog: str = "maskdet detect") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Detect faces and mask use in images, folders, globs, videos, a camera or a stream URL.",
+        epilog="Images run as photos (--imgsz/--zoom/--flip); videos, cameras and URLs run as live video "
+        "(--live-imgsz, one pass, tracked). One JSON line per image, and per video its summary, on stdout.",
+    )
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="image, folder, glob ('photos/*.jpg', quoted), video file, camera index (0) or URL (rtsp://...)",
+    )
+    p.add_argument("--output-dir", type=Path, default=None, help="write annotated images (.jpg) and videos (.mp4)")
+    p.add_argument("--save-json", type=Path, default=None, metavar="FILE.jsonl", help="JSON Lines: one line per face")
+    p.add_argument("--save-csv", type=Path, default=None, metavar="FILE.csv", help="CSV: one row per face")
+    p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated images and videos")
+    p.add_argument("--live-imgsz", type=int, default=LIVE_IMGSZ, help=f"detector size for video (default {LIVE_IMGSZ})")
+    p.add_argument("--max-frames", type=int, default=None, help="stop each video, camera or stream after N frames")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_args(p)
-    a = p.parse_args(argv)
+    return p
+
+
+def detect_main(argv: list[str], prog: str = "maskdet detect") -> int:
+    """`maskdet detect SOURCE...`: what `yolo predict source=` takes; one JSON line per image or video.
+
+    Exit status: 0 all done, 1 a source could not be read or an output not written (every other result
+    is still printed), 2 a model or an output path is unusable (before any work).
+    """
+    a = detect_parser(prog).parse_args(argv)
+    from maskdet.export import RowWriter
+    from maskdet.sources import Source, expand_source
+
+    sources: list[Source | tuple[str, str]] = []
+    for text in a.sources:
+        try:
+            sources += expand_source(text)
+        except ValueError as e:
+            sources.append((text, str(e)))  # reported in its turn, like an unreadable image
     try:
+        for flag, folder in (("--output-dir", a.output_dir), ("--save-json", a.save_json), ("--save-csv", a.save_csv)):
+            if folder is not None:
+                _make_dir(folder if flag == "--output-dir" else folder.parent, flag)
         pipe = pipeline_from_args(a)
-    except (ValueError, FileNotFoundError) as e:
+        rows = RowWriter(a.save_json, a.save_csv)
+    except (ValueError, FileNotFoundError) as e:  # a model: the message names the file and the fix
         print(f"error: {e}", file=sys.stderr)
         return 2
-    import cv2
+    except OSError as e:  # --save-json / --save-csv is a folder, or not writable
+        print(f"error: cannot write {e.filename!r} ({e.strerror or e})", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
 
-    from maskdet.annotate import draw
-    from maskdet.imageio import load_image
-
-    if a.output_dir:
-        try:
-            a.output_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            print(f"error: cannot create --output-dir {str(a.output_dir)!r} ({e.strerror or e})", file=sys.stderr)
-            return 2
+    images = sum(isinstance(s, Source) and s.kind == "image" for s in sources)
+    bar = tqdm(total=images, unit="image", file=sys.stderr, disable=a.quiet or images < 2, dynamic_ncols=True)
     failed = 0
-    for path in a.images:
-        try:
-            frame = load_image(path)
-        except (ValueError, FileNotFoundError) as e:
-            print(json.dumps({"image": str(path), "error": str(e)}))
-            failed += 1
-            continue
-        faces = pipe(frame)
-        print(json.dumps({"image": str(path), **faces.to_dict()}), flush=True)  # the result is out first
-        if a.output_dir:
-            out = a.output_dir / f"{path.stem}.jpg"
-            try:
-                written = cv2.imwrite(str(out), draw(frame, faces, blur=a.blur))
-            except cv2.error:
-                written = False
-            if not written:  # imwrite says False, not why: a full disk or a folder that stopped being writable
-                print(f"warning: could not write {str(out)!r} (disk full or not writable?)", file=sys.stderr)
-                failed += 1
+    with rows, bar:
+        for source in sources:
+            if not isinstance(source, Source):
+                failed += _report(source[0], source[1])
+            elif source.is_video:
+                failed += _detect_video(source, pipe, a, rows)
+            else:
+                failed += _detect_image(source, pipe, a, rows)
+                bar.update()
+    if a.save_json or a.save_csv:
+        saved = " and ".join(str(f) for f in (a.save_json, a.save_csv) if f)
+        print(f"{rows.rows} face rows saved to {saved}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -344,7 +382,7 @@ def batch_parser() -> argparse.ArgumentParser:
     return p
 
 
-def batch_main(argv: list[str]) -> int:
+def batch_main(argv: list[str], prog: str = "maskdet batch") -> int:
     """`maskdet batch SOURCE... --output DIR`: 0 when every source was processed, 1 when some failed."""
     a = batch_parser().parse_args(argv)
     from maskdet._env import configure_offline
@@ -379,9 +417,94 @@ def batch_main(argv: list[str]) -> int:
     return 1 if summary["failed"] else 0
 
 
-def info_main(argv: list[str]) -> int:
+def _make_dir(folder: Path, flag: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create {flag} {str(folder)!r} ({e.strerror or e})") from e
+
+
+def _report(source: str, error: str, key: str = "image") -> int:
+    """A source that gave no result: a JSON line in its place on stdout and one line on stderr; counts 1."""
+    print(json.dumps({key: source, "error": error}), flush=True)
+    print(f"error: {source}: {error}", file=sys.stderr)
+    return 1
+
+
+def _detect_image(source, pipe, a: argparse.Namespace, rows) -> int:
+    """One image: its JSON line, its rows, its annotated copy; 1 when it failed."""
+    import cv2
+
+    from maskdet.annotate import draw
+    from maskdet.export import face_rows
+    from maskdet.imageio import load_image
+
+    path = Path(source.target)
+    try:
+        frame = load_image(path)
+    except (ValueError, FileNotFoundError) as e:
+        return _report(source.target, str(e))
+    faces = pipe(frame)
+    result = faces.to_dict()
+    print(json.dumps({"image": source.target, **result}), flush=True)  # the result is out first
+    rows.write(face_rows(result, source.target))
+    if a.output_dir:
+        out = a.output_dir / f"{path.stem}.jpg"
+        try:
+            written = cv2.imwrite(str(out), draw(frame, faces, blur=a.blur))
+        except cv2.error:
+            written = False
+        if not written:  # imwrite says False, not why: a full disk or a folder that stopped being writable
+            print(f"warning: could not write {str(out)!r} (disk full or not writable?)", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
+    """A video file, camera or URL through the video engine (tracking, live settings); 1 when it failed."""
+    import time
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from maskdet.export import face_rows
+    from maskdet.video import OutputError, open_source, process_video
+
+    try:
+        src = open_source(source.target)
+    except (ValueError, FileNotFoundError) as e:
+        return _report(source.target, str(e), key="video")
+    output = None
+    if a.output_dir:
+        name = "camera" + source.target.strip("/").replace("/", "_") if source.kind == "camera" else None
+        output = a.output_dir / f"{name or Path(source.target.split('?')[0]).stem or 'stream'}.mp4"
+    total = src.frame_count if a.max_frames is None or src.frame_count is None else min(src.frame_count, a.max_frames)
+    bar = tqdm(total=total, unit="frame", file=sys.stderr, disable=a.quiet, dynamic_ncols=True, desc=source.target)
+    t0, count = time.monotonic(), 0
+
+    def on_frame(_annotated, faces) -> None:
+        nonlocal count
+        seconds = time.monotonic() - t0 if src.live else count / src.fps
+        rows.write(face_rows(faces.to_dict(), source.target, frame=count, time=round(seconds, 3)))
+        count += 1
+        bar.update()
+
+    live = replace(pipe.with_preset("live"), imgsz=a.live_imgsz)  # the same models, as detect_video.py runs
+    try:
+        with bar:
+            summary = process_video(
+                live, src, output, blur=a.blur, max_frames=a.max_frames, on_frame=on_frame, track=True
+            )
+    except (OutputError, ValueError) as e:
+        return _report(source.target, str(e), key="video")
+    short = {k: v for k, v in summary.items() if k not in ("timeline", "events")}
+    print(json.dumps({"video": source.target, **short, "events": len(summary["events"])}), flush=True)
+    return 0
+
+
+def info_main(argv: list[str], prog: str = "maskdet info") -> int:
     """`maskdet info`: where the bundled models are and what they score (from their metrics)."""
-    argparse.ArgumentParser(prog="maskdet info").parse_args(argv)
+    argparse.ArgumentParser(prog=prog, description="Show the bundled models and their metrics.").parse_args(argv)
     from maskdet.classifier import WEIGHTS_DIR as CLS_DIR
     from maskdet.detector import WEIGHTS_DIR
 
@@ -410,8 +533,8 @@ def voc_items(a: argparse.Namespace) -> list:
     return items if a.side == "all" else select(items, load_split(a.split or BUNDLED_SPLIT)[a.side])
 
 
-def evaluate_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate maskdet on a VOC folder or image folder.")
+def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Evaluate maskdet on a VOC folder or image folder.")
     sub = p.add_subparsers(dest="mode", required=True)
     f = sub.add_parser("faces", help="face detector AP / recall by face size, with YuNet as the baseline")
     add_data_args(f)
@@ -542,10 +665,10 @@ def _evaluate_classifier(a: argparse.Namespace) -> str:
     return format_classification(m)
 
 
-def evaluate_main(argv: list[str] | None = None) -> int:
+def evaluate_main(argv: list[str] | None = None, prog: str = "evaluate.py") -> int:
     """`python evaluate.py {faces,pipeline,classify} ...`: print a markdown report, write JSON (and plots)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    a = evaluate_parser().parse_args(argv)
+    a = evaluate_parser(prog).parse_args(argv)
     run = {
         "faces": _evaluate_faces,
         "pipeline": _evaluate_pipeline,
@@ -561,13 +684,20 @@ def evaluate_main(argv: list[str] | None = None) -> int:
 
 
 COMMANDS = {
-    "train": train_main,
-    "detect": detect_main,
-    "batch": batch_main,
-    "evaluate": evaluate_main,
-    "info": info_main,
-    "push": push_main,
+    "detect": (detect_main, "label faces in images, folders, globs, videos, a camera or a stream URL"),
+    "train": (train_main, "fine-tune the classifier; `maskdet train crops|detector|quantize ...` for the rest"),
+    "evaluate": (evaluate_main, "accuracy: `maskdet evaluate faces|pipeline|closeups|classify ...`"),
+    "batch": (batch_main, "photos and videos in bulk, on Ray (pip install maskdet[scale]; docs/scale-out.md)"),
+    "info": (info_main, "show the bundled models and their metrics"),
+    "push": (push_main, "publish both models to a hub repo (docs/model-hub.md)"),
 }
+
+
+def usage() -> str:
+    lines = [f"usage: maskdet {{{','.join(COMMANDS)}}} ... | --version", "", "commands (each has --help):"]
+    lines += [f"  {name:<9} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "app: python app.py    video in a window: python detect_video.py --source 0"]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -578,13 +708,14 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"maskdet {__version__}")
         return 0
-    if not argv or argv[0] not in COMMANDS:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] not in COMMANDS:
         print(
-            f"usage: maskdet {{{','.join(COMMANDS)}}} ... | --version\n  train   fine-tune the classifier "
-            "(`maskdet train detector ...` for the face detector)\n  detect  label faces in images\n"
-            "  batch   photos and videos in bulk, on Ray (pip install maskdet[scale])\n"
-            "  info    show the bundled models\n  push    publish both models to a hub repo (docs/model-hub.md)",
+            f"{usage()}\n\nmaskdet: error: unknown command {argv[0]!r}; use one of {', '.join(COMMANDS)}",
             file=sys.stderr,
         )
-        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
-    return COMMANDS[argv[0]](argv[1:])
+        return 2
+    run, _ = COMMANDS[argv[0]]
+    return run(argv[1:], prog=f"maskdet {argv[0]}")

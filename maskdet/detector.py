@@ -19,13 +19,13 @@ from maskdet.results import Faces
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # Detector input size (longest side). Photos: 640, which finds the tiny faces of crowd scenes (face AP@0.5
 # 0.864 vs 0.703 at 320 on our validation split). Live video (webcam, streams, video files): 320, real time
-# on 2 CPU cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. README, Speed.
+# on 2 CPU cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. docs/speed.md.
 DEFAULT_IMGSZ = 640
 LIVE_IMGSZ = 320
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
 # where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones. Photo entry
 # points (maskdet detect, the Image tab, /detect_image, evaluate.py) run 640 + a 1024 pass by default:
-# face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (README, Accuracy). `Pipeline` itself
+# face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (docs/accuracy.md). `Pipeline` itself
 # runs one pass unless given `zoom`.
 SMALL_FACE = 32
 DEFAULT_ZOOM = 1024

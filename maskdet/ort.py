@@ -32,7 +32,7 @@ def session(path: str | Path, what: str = "model", fix: str = ""):
     # Threads spin while a call runs (a YOLO layer is too short to pay for a sleep and a wake-up each)
     # and stop when it returns, so they never starve the other model in the same process: on 2 cores
     # about 15% faster per frame than no spinning, while spinning that outlives the call is slower than
-    # either (README, Speed).
+    # either (docs/speed.md).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
     opts.add_session_config_entry("session.force_spinning_stop", "1")
     try:

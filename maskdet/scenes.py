@@ -1,11 +1,9 @@
-"""Generated street-like scenes with drawn faces, masked or not: the app's examples and the load test's input.
+"""Generated street-like scenes with drawn faces, masked or not: inputs for the load test and the tests.
 
-The project ships no third-party photos; these are drawn with OpenCV and the synthetic masks of training.
+Drawn with OpenCV and the synthetic masks of training (the app's examples are CC0 photos, maskdet/assets).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -48,17 +46,3 @@ def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) ->
         cy = int(height / 2 + rng.integers(-height // 8, height // 8 + 1))
         _cartoon_face(img, cx, cy, size, placements[(i + seed) % len(placements)], rng)
     return img
-
-
-def example_images(folder: Path) -> list[str]:
-    """Generated example scenes as JPEG files in `folder`; the project ships no third-party photos."""
-    import cv2
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for seed, (w, h, n) in enumerate([(640, 480, 3), (640, 426, 2), (480, 640, 1)]):
-        path = folder / f"generated_scene_{seed}.jpg"
-        if not path.is_file():
-            cv2.imwrite(str(path), example_scene(seed, w, h, n), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        paths.append(str(path))
-    return paths

@@ -366,8 +366,8 @@ def process_video(
     Args:
         pipeline: callable BGR frame -> `Faces`.
         source: webcam index, file, URL (see `open_source`) or an already opened `VideoSource` (closed here).
-        output: annotated video file (.webm for browsers, .mp4, .avi, .mkv) or None. For live sources each
-            frame is repeated to fill the time it stood for, so the video plays at real speed.
+        output: annotated video file (.mp4 H.264 or .webm VP9 for browsers, .mkv, .mov, .avi) or None. For live
+            sources each frame is repeated to fill the time it stood for, so the video plays at real speed.
         events: JSON Lines file: one line per person first confirmed without a mask or wearing it
             incorrectly (written as they happen).
         summary: JSON file for the returned summary.

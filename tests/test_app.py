@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
+import time
 from argparse import Namespace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from app_server import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, ROOT, scene_frames, write_video
+from app_server import MAX_UPLOAD_MB, MAX_VIDEO_SECONDS, ROOT, file_data, scene_frames, write_video
 
 LABELS = {"with_mask", "without_mask", "mask_worn_incorrectly", "unknown"}
 
@@ -157,7 +159,7 @@ def test_detect_video_returns_playable_annotated_video_and_timeline(client, file
     video, summary, csv_path, json_path = client.predict(
         handle_file(str(files["video"])), 0.3, 0.0, False, True, api_name="/detect_video"
     )
-    assert Path(video).suffix == ".webm"
+    assert Path(video).suffix == ".mp4"
     cap = cv2.VideoCapture(video)
     frames = 0
     while cap.read()[0]:
@@ -230,7 +232,8 @@ def test_bad_uploads_get_clear_errors_and_the_server_keeps_serving(app_server, c
 def test_model_info_names_the_loaded_models(client, app_server):
     info = client.predict(api_name="/model_info")
     assert info["loaded"] is True
-    assert info["detector"]["source"] == str(app_server.detector)
+    assert info["detector"]["source"] == app_server.detector.name  # the name only: no server paths
+    assert not re.search(r'"/[^"]*"|"[A-Za-z]:\\', json.dumps(info))  # no absolute path anywhere
     assert info["classifier"]["architecture"] == "mobilenetv3_small_050"
     assert info["classifier"]["labels"] == ["with_mask", "without_mask", "mask_worn_incorrectly"]
     assert info["limits"]["max_video_seconds"] == MAX_VIDEO_SECONDS
@@ -246,6 +249,77 @@ def test_model_info_names_the_loaded_models(client, app_server):
     assert "input 320 px for photos plus a 1024 px pass for small faces (both also mirrored)," in about(info)
     info["detector"]["zoom"] = None
     assert "input 320 px for photos (also mirrored)," in about(info)
+    text = about(info)
+    assert len(text) < 2000 and "@" not in text  # a summary (not the whole card); "mAP@0.5" became a mailto link
+    assert "[model_card.md](https://" in text and "AGPL-3.0" in text
+
+
+def test_about_tab_shows_the_bundled_models_face_ap_and_no_paths():
+    from maskdet.app import MaskdetApp
+
+    app = MaskdetApp(app_args())
+    info = app.model_info()
+    assert info["detector"]["source"] == "detector-int8.onnx (bundled)"
+    assert info["classifier"]["source"] == "classifier (bundled)"
+    assert info["detector"]["face_ap50"]["photo"] == pytest.approx(0.919, abs=0.0005)  # README's figure
+    assert "Face AP50 0.919 as photos run, 0.703 as the webcam runs" in app.about_markdown(info)
+    assert str(ROOT) not in json.dumps(info) + app.about_markdown(info)
+
+
+def test_an_unknown_endpoint_is_a_404_that_points_to_the_list(app_server):
+    import httpx
+
+    answer = httpx.post(app_server.url + "/gradio_api/call/detect_imag", json={"data": []}, timeout=10)
+    assert answer.status_code == 404
+    assert answer.json()["error"].startswith("No endpoint named 'detect_imag'. GET /gradio_api/info")
+
+
+def test_a_bad_input_is_one_line_in_the_server_log_not_a_traceback(app_server, files):
+    from app_server import call, upload
+
+    before = len(app_server.log(10**7))
+    path = upload(app_server.url, files["not_image"])
+    status, message = call(app_server.url, "detect_image", [file_data(path), 0.3, 0.0, False])
+    assert status == "error" and "Cannot read this image" in message
+    time.sleep(0.5)
+    new = app_server.log(10**7)[before:]
+    assert "Not a usable image: Cannot read this image: image file 'photo.jpg'" in new
+    assert "Traceback" not in new
+
+
+def test_image_results_download_as_json_and_csv(tmp_path):
+    from maskdet.app import MaskdetApp
+
+    result = {
+        "num_faces": 2,
+        "counts": {"with_mask": 1, "without_mask": 1, "mask_worn_incorrectly": 0},
+        "faces": [
+            {
+                "box": [1, 2, 30, 40],
+                "score": 0.9,
+                "label": "with_mask",
+                "label_score": 0.8,
+                "probs": {"with_mask": 0.8},
+            },
+            {"box": [50, 2, 80, 40], "score": 0.7, "label": "without_mask", "label_score": 0.6, "probs": {}},
+        ],
+    }
+    rows, counts, json_path, csv_path = MaskdetApp(app_args()).render_image_result(result)
+    assert len(rows) == 2 and "2 faces" in counts
+    assert json.loads(Path(json_path).read_text()) == result
+    with open(csv_path, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [(r["label"], r["x1"], r["y2"]) for r in table] == [("with_mask", "1", "40"), ("without_mask", "50", "40")]
+    assert MaskdetApp(app_args()).render_image_result(None) == ([], "", None, None)  # a failed run: nothing
+
+
+def test_examples_are_the_bundled_cc0_photos():
+    from maskdet.app import EXAMPLES_DIR, example_photos
+
+    photos = example_photos()
+    assert len(photos) == 3 and all(Path(p).stat().st_size < 100_000 for p in photos)
+    readme = (EXAMPLES_DIR / "README.md").read_text()
+    assert "CC0" in readme and all(Path(p).name in readme for p in photos)
 
 
 # ------------------------------------------------------------------------------------------ in process
@@ -357,7 +431,8 @@ def test_a_full_disk_while_annotating_is_an_error_not_a_crash(app_server, files,
 
     app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
     monkeypatch.setattr(videoio.cv2, "VideoWriter", FullDiskWriter)
-    with pytest.raises(gr.Error, match=r"Cannot process this video: cannot write '.*\.webm': the disk is full"):
+    monkeypatch.setattr(videoio._AVWriter, "open", classmethod(lambda cls, *args: None))  # OpenCV writes
+    with pytest.raises(gr.Error, match=r"Cannot process this video: cannot write '.*\.mp4': the disk is full"):
         app.detect_video(str(files["video"]), 0.3, 0.0, False, False, None, lambda *a, **k: None)
 
 

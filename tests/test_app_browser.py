@@ -30,6 +30,21 @@ CHROME_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# What covers the top of an output picture, where `draw` puts the count banner (and where label chips and
+# icon buttons used to sit): labels, buttons and links whose boxes overlap its top fifth. A video player's
+# own controls run along its bottom edge and are not counted.
+COVERING = """sel => {
+  const media = document.querySelector(sel + ' img, ' + sel + ' video');
+  if (!media) return null;
+  const m = media.getBoundingClientRect();
+  const r = {left: m.left, right: m.right, top: m.top, bottom: m.top + m.height / 5};
+  return [...document.querySelectorAll('label, button, a, .icon-button-wrapper')]
+    .filter(e => !e.contains(media) && getComputedStyle(e).visibility !== 'hidden')
+    .map(e => [e.tagName + '.' + e.className, e.getBoundingClientRect()])
+    .filter(([, b]) => b.width > 0 && b.height > 0 && b.right > r.left && b.left < r.right && b.bottom > r.top
+                       && b.top < r.bottom)
+    .map(([name, b]) => `${name} at ${Math.round(b.left)},${Math.round(b.top)}`);
+}"""
 IMAGE_READY = (
     "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0 ? "
     "[i.src, i.naturalWidth, i.naturalHeight] : null; }"
@@ -96,6 +111,9 @@ def test_upload_an_image_and_see_the_annotated_result(browser, app_server, tmp_p
     n = int(counts.split()[0])
     assert n > 0  # the test detector finds boxes at the default 0.35 threshold
     page.locator("#faces-table").get_by_text("face conf.").wait_for()
+    assert page.evaluate(COVERING, "#image-output") == []  # no chip or button over the banner and labels
+    page.locator("#image-csv-file a[download='maskdet_faces.csv']").wait_for()  # downloads
+    page.locator("#image-json-file a[download='maskdet_result.json']").wait_for()
     page.screenshot(path=str(SHOTS / "image_desktop.png"), full_page=True)
     page.context.close()
 
@@ -131,6 +149,8 @@ def test_webcam_tab_streams_annotated_frames_from_a_fake_camera(browser, app_ser
     page.screenshot(path=str(SHOTS / "webcam.png"), full_page=True)
     assert len(seen) >= 3, f"annotated frames seen: {len(seen)}"  # a stream, not one snapshot
     assert set(seen.values()) == {CAMERA_SIZE}  # frames from the fake camera, at its size
+    assert page.evaluate(COVERING, "#webcam-output") == []
+    assert page.locator("#webcam-note").inner_text() == ""  # a camera is there: no warning
     page.get_by_text("Frame JSON").click()  # the stream's JSON output: counts, people and FPS per frame
     page.locator("#webcam-json").get_by_text("num_faces").wait_for()
     assert "fps" in page.locator("#webcam-json").inner_text()
@@ -150,7 +170,34 @@ def test_video_tab_plays_the_annotated_video(browser, app_server, tmp_path):
         "() => { const v = document.querySelector('#video-output video'); "
         "return v && v.readyState >= 2 && v.videoWidth ? [v.videoWidth, v.videoHeight, v.duration] : null; }"
     ).json_value()
-    assert size[:2] == [160, 120] and size[2] == pytest.approx(1.0, abs=0.15)  # the browser decodes the VP9
+    assert size[:2] == [160, 120] and size[2] == pytest.approx(1.0, abs=0.15)  # the browser decodes the H.264
     page.locator("#video-summary").get_by_text("10 frames").wait_for()
+    assert page.evaluate(COVERING, "#video-output") == []
     page.screenshot(path=str(SHOTS / "video.png"), full_page=True)
+
+    # A failed run: the last run's video, summary, plot and downloads go, and the error says why.
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    page.locator("#video-input button[aria-label='Clear']").first.click()
+    page.locator("#video-input input[type=file]").set_input_files(str(broken))
+    page.wait_for_timeout(1000)
+    page.locator("#video-button").click()
+    page.get_by_text("Cannot read this video").first.wait_for()
+    assert page.locator("#video-output video").count() == 0
+    assert page.locator("#video-summary").inner_text().strip() == ""
+    assert page.locator("#video-csv a, #video-json-file a").count() == 0
+    assert "10 frames" not in page.content()
+    page.screenshot(path=str(SHOTS / "video_failed.png"), full_page=True)
     page.context.close()
+
+
+def test_webcam_tab_says_when_there_is_no_camera(browser, app_server):
+    """A second Chromium without the fake camera (none here, nor on CI): the tab says so, not a blank box."""
+    bare = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=CHROME_ARGS)
+    try:
+        page = open_app(bare, app_server.url, viewport={"width": 1280, "height": 900})
+        page.get_by_role("tab", name="Webcam").click()
+        page.locator("#webcam-note").get_by_text("No camera found").wait_for()
+        page.screenshot(path=str(SHOTS / "webcam_no_camera.png"), full_page=True)
+    finally:
+        bare.close()

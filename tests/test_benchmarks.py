@@ -72,3 +72,9 @@ def test_classifier_comparison_quick(models, capsys):
     assert all(r["torch_ms"][0] > 0 and r["onnx_ms"][0] > 0 for r in rows)
     text = _script("classifiers").table(rows)
     assert text.count("\n") == 3 and "1.00x" in text  # header, rule, two rows; first row is the base
+
+
+def test_writers_benchmark_quick_mode_writes_every_format(capsys):
+    assert _script("writers").main(["--quick"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "FPS" not in line]
+    assert [row.split(" | ")[1] for row in rows] == ["libx264", "libvpx-vp9", "VP90", "mp4v", "MJPG"]

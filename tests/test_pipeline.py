@@ -151,3 +151,36 @@ def test_flip_reaches_the_detector_only_when_asked(stub_detector, stub_classifie
     Pipeline(det, stub_classifier, flip=True)(frame)
     Pipeline(det, stub_classifier)(frame)
     assert [c["flip"] for c in det.calls] == [True, False]
+
+
+def test_presets_name_the_photo_and_live_settings(stub_detector, stub_classifier, frame):
+    from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
+    from maskdet.pipeline import preset_settings
+
+    assert preset_settings("photo") == {"imgsz": DEFAULT_IMGSZ, "zoom": DEFAULT_ZOOM, "flip": DEFAULT_FLIP}
+    assert preset_settings("live") == {"imgsz": LIVE_IMGSZ, "zoom": None, "flip": False}
+    with pytest.raises(ValueError, match="unknown preset 'fast'; use one of 'photo', 'live'"):
+        preset_settings("fast")
+    det = stub_detector([[10, 10, 60, 60]])
+    photo = Pipeline(det, stub_classifier, face_threshold=0.2).with_preset("photo")
+    photo(frame)
+    assert det.calls[-1] | {"shape": None} == {
+        "shape": None,
+        "conf": 0.2,
+        "iou": 0.5,
+        "imgsz": DEFAULT_IMGSZ,
+        "zoom": DEFAULT_ZOOM,
+        "flip": DEFAULT_FLIP,
+    }
+    live = photo.with_preset("live")
+    live(frame)
+    assert (live.detector, live.face_threshold) == (det, 0.2)  # same models and thresholds, no reload
+    assert (det.calls[-1]["imgsz"], det.calls[-1]["zoom"], det.calls[-1]["flip"]) == (LIVE_IMGSZ, None, False)
+
+
+def test_from_pretrained_checks_the_preset_before_loading_models(monkeypatch):
+    import maskdet.detector
+
+    monkeypatch.setattr(maskdet.detector.FaceDetector, "load", lambda *a: pytest.fail("loaded a model"))
+    with pytest.raises(ValueError, match="unknown preset"):
+        Pipeline.from_pretrained(preset="video")

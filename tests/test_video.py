@@ -494,3 +494,28 @@ def test_live_output_plays_at_real_speed(tmp_path, pipe):
     assert summary["frames"] == 6 and summary["live"]
     expected = round(summary["duration_s"] * 10) + 1  # wall-clock seconds of the session x fps
     assert written > 6 and abs(written - expected) <= 2
+
+
+@pytest.mark.parametrize(("ext", "codec"), [(".mp4", "h264"), (".webm", "vp9")])
+def test_browser_formats_are_written_as_h264_and_vp9_even_at_odd_sizes(tmp_path, ext, codec):
+    import av
+
+    path = tmp_path / f"out{ext}"
+    with VideoWriter(path, fps=10) as writer:
+        for frame in flat_frames(5, size=(65, 49)):  # odd sides: yuv420p needs even ones
+            writer.write(frame)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == (codec, 64, 48)
+    got = read_video(path)
+    np.testing.assert_allclose([corner(f) for f in got], [background(i) for i in range(5)], atol=TOL)
+
+
+def test_the_opencv_fallback_prints_no_ffmpeg_tag_warning(tmp_path, monkeypatch, capfd):
+    from maskdet import videoio
+
+    monkeypatch.setattr(videoio._AVWriter, "open", classmethod(lambda cls, *args: None))  # as without PyAV
+    with VideoWriter(tmp_path / "out.webm", fps=10) as writer:
+        writer.write(flat_frames(1)[0])
+    assert writer.codec == "VP90" and len(read_video(tmp_path / "out.webm")) == 1
+    assert "FFMPEG" not in capfd.readouterr().err
