@@ -1,6 +1,7 @@
-"""Generated street-like scenes with drawn faces, masked or not: inputs for the load test and the tests.
+"""Generated street-like scenes with faces, masked or not: inputs for the load test and the tests.
 
-Drawn with OpenCV and the synthetic masks of training (the app's examples are CC0 photos, maskdet/assets).
+Real faces cut from the bundled CC0 example photos (maskdet/examples) by default; drawn ones with
+OpenCV and the synthetic masks of training on request.
 """
 
 from __future__ import annotations
@@ -33,8 +34,33 @@ def _cartoon_face(img: np.ndarray, cx: int, cy: int, size: int, placement: str |
         img[:] = draw_mask(img, landmarks, placement, rng)
 
 
-def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) -> np.ndarray:
-    """A generated street-like scene (BGR) with `n` drawn faces, masked or not; for examples and tests."""
+# Faces in the bundled CC0 example photos (maskdet/examples, facemask-voc): file, VOC box, label.
+REAL_FACES = (
+    ("maksssksksss86.jpg", (231, 76, 290, 144), "with_mask"),
+    ("maksssksksss86.jpg", (335, 135, 395, 198), "without_mask"),
+    ("maksssksksss99.jpg", (99, 87, 176, 165), "with_mask"),
+    ("maksssksksss86.jpg", (22, 121, 77, 181), "with_mask"),
+    ("maksssksksss99.jpg", (181, 54, 273, 162), "mask_worn_incorrectly"),
+    ("maksssksksss99.jpg", (289, 99, 355, 233), "with_mask"),
+)
+
+
+def _real_face(index: int, width: int, height: int) -> np.ndarray:
+    """One of `REAL_FACES` with 20% context a side, resized to (height, width) BGR."""
+    from pathlib import Path
+
+    import cv2
+
+    name, (x1, y1, x2, y2), _ = REAL_FACES[index % len(REAL_FACES)]
+    photo = cv2.imread(str(Path(__file__).parent / "examples" / name), cv2.IMREAD_COLOR)
+    mx, my = (x2 - x1) // 5, (y2 - y1) // 5
+    crop = photo[max(0, y1 - my) : y2 + my, max(0, x1 - mx) : x2 + mx]
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3, real: bool = True) -> np.ndarray:
+    """A generated street-like scene (BGR) with `n` faces: real faces cut from the bundled CC0 photos
+    (what a face detector trained on photos finds), or with `real=False` drawn ones, masked or not."""
     rng = np.random.default_rng(seed)
     y = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
     top, bottom = rng.uniform(150, 230, 3), rng.uniform(60, 140, 3)
@@ -44,5 +70,10 @@ def example_scene(seed: int, width: int = 640, height: int = 480, n: int = 3) ->
     for i in range(n):
         cx = int((i + 1) * width / (n + 1) + rng.integers(-size // 4, size // 4 + 1))
         cy = int(height / 2 + rng.integers(-height // 8, height // 8 + 1))
-        _cartoon_face(img, cx, cy, size, placements[(i + seed) % len(placements)], rng)
+        if real:
+            w, h = size, int(size * 1.25)
+            x0, y0 = min(max(0, cx - w // 2), width - w), min(max(0, cy - h // 2), height - h)
+            img[y0 : y0 + h, x0 : x0 + w] = _real_face(i + seed, w, h)
+        else:
+            _cartoon_face(img, cx, cy, size, placements[(i + seed) % len(placements)], rng)
     return img

@@ -103,10 +103,52 @@ def test_bundled_default_is_the_int8_detector_and_agrees_with_float(astronaut):
         assert len(a) == len(b) == 1
         # the same box in detection terms; pixels vary with the weights (3.2 px on x1 at 320 here, IoU 0.94)
         assert box_iou(a.boxes, b.boxes)[0, 0] > 0.9
-        np.testing.assert_allclose(a.scores, b.scores, atol=0.03)
+        # scores: 0.816 vs 0.851 at 640 for the WIDER-initialised weights (0.81 vs 0.82 at 320)
+        np.testing.assert_allclose(a.scores, b.scores, atol=0.05)
         blob = letterbox(astronaut, size)[0]
         sq, sf = (m.model.session.run(None, {m.model.input_name: blob})[0][0, 4] for m in (q, f))
-        # every anchor's score: worst anchor 0.13 at 320 for these weights (0.04 for the previous ones; 64,
-        # 128 or 256 calibration images alike), with the same face AP as the float file (model_card.md)
-        assert np.abs(sq - sf).max() < 0.15 and np.corrcoef(sq, sf)[0, 1] > 0.99
+        # every anchor's score: worst anchor 0.29 at 640 and 0.09 at 320 for these weights, correlation
+        # 0.994 (0.13 and 0.999 for the previous ones), with the same face AP as the float file (model_card.md)
+        assert np.abs(sq - sf).max() < 0.35 and np.corrcoef(sq, sf)[0, 1] > 0.99
     assert len(q.detect(np.full((480, 640, 3), 128, np.uint8), conf=0.25, imgsz=320)) == 0
+
+
+def _face_crop(astronaut):
+    return astronaut[30:250, 130:320]  # her face with some hair and collar, 190x220
+
+
+def test_bundled_models_find_a_generated_close_up(pipe, astronaut):
+    """A selfie-like photo: the face alone fills the frame. Found once, labelled, in both settings."""
+    import cv2
+
+    close = cv2.resize(_face_crop(astronaut), (480, 560), interpolation=cv2.INTER_CUBIC)
+    photo = Pipeline(pipe.detector, pipe.classifier, zoom=1024, flip=True)
+    for run in (pipe, photo):
+        faces = run(close)
+        assert len(faces) == 1 and faces.labels[0] == "without_mask"
+        x1, y1, x2, y2 = faces.boxes[0]
+        assert 170 < (x1 + x2) / 2 < 310 and 170 < (y1 + y2) / 2 < 330  # her face, found whole:
+        assert (x2 - x1) * (y2 - y1) > 0.15 * 480 * 560  # about 220x260 px without hair and collar
+
+
+def test_bundled_models_find_a_generated_crowd(pipe, astronaut):
+    """Eight small portraits (24-56 px tall) on a textured background: the photo setting finds at least
+    seven, one face each, and nothing elsewhere."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    scene = cv2.resize(rng.integers(60, 200, (6, 8, 3), dtype=np.uint8), (800, 600), interpolation=cv2.INTER_CUBIC)
+    face = _face_crop(astronaut)
+    pasted = []
+    for i, size in enumerate((24, 28, 32, 36, 40, 44, 50, 56)):
+        w = round(size * face.shape[1] / face.shape[0])
+        x, y = 40 + (i % 4) * 190, 120 + (i // 4) * 260
+        scene[y : y + size, x : x + w] = cv2.resize(face, (w, size), interpolation=cv2.INTER_AREA)
+        pasted.append((x, y, x + w, y + size))
+    photo = Pipeline(pipe.detector, pipe.classifier, zoom=1024, flip=True)
+    faces = photo(scene)
+    cx, cy = (faces.boxes[:, 0] + faces.boxes[:, 2]) / 2, (faces.boxes[:, 1] + faces.boxes[:, 3]) / 2
+    inside = np.array([(cx > x1) & (cx < x2) & (cy > y1) & (cy < y2) for x1, y1, x2, y2 in pasted])
+    assert inside.sum(axis=1).max() <= 1  # one face per portrait
+    assert inside.any(axis=1).sum() >= 7
+    assert inside.any(axis=0).all()  # no face where none was pasted
