@@ -53,16 +53,17 @@ def evaluate_classifier(clf: Any, root: str | Path, batch_size: int = 64) -> dic
     Files that are not readable images are skipped and listed under "unreadable".
     """
     from maskdet.calibration import reliability
-    from maskdet.classifier_data import face_side
+    from maskdet.classifier_data import face_side, source_of
 
     paths, labels = read_image_folder(root, clf.label_names)
-    y_true, y_pred, confidence, sides, unreadable = [], [], [], [], []
+    y_true, y_pred, confidence, sides, sources, unreadable = [], [], [], [], [], []
     for start in range(0, len(paths), batch_size):
         crops, truth = [], []
         for path, label in zip(paths[start : start + batch_size], labels[start : start + batch_size], strict=True):
             try:
                 crops.append(load_image(path))
                 truth.append(label)
+                sources.append(source_of(path.name))
             except (ValueError, FileNotFoundError):
                 unreadable.append(str(path))
         y_true += truth
@@ -71,7 +72,7 @@ def evaluate_classifier(clf: Any, root: str | Path, batch_size: int = 64) -> dic
         confidence += probs.max(axis=1).tolist() if len(crops) else []
         sides += [face_side(c.shape) for c in crops]
     y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    metrics = detailed_metrics(y_true, y_pred, clf.label_names, np.asarray(sides))
+    metrics = detailed_metrics(y_true, y_pred, clf.label_names, np.asarray(sides), sources)
     metrics["reliability"] = reliability(np.asarray(confidence), y_true == y_pred)
     threshold = float(getattr(clf, "label_threshold", 0.0))
     known = np.asarray(confidence) >= threshold
@@ -99,6 +100,10 @@ def format_classification(m: dict[str, Any]) -> str:
         for name, b in m["by_size"].items():
             acc = "-" if b["accuracy"] is None else f"{b['accuracy']:.3f}"
             lines.append(f"| {name} px | {acc} | {b['count']} |")
+    if len(m.get("by_source", {})) > 1:
+        lines += ["", "| source | accuracy | macro-F1 | crops |", "|---|---|---|---|"]
+        for name, b in m["by_source"].items():
+            lines.append(f"| {name} | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | {b['count']} |")
     if "unknown" in m and m["unknown"]["threshold"] > 0:
         u = m["unknown"]
         acc = "-" if u["accuracy_of_labelled"] is None else f"{u['accuracy_of_labelled']:.3f}"

@@ -462,7 +462,7 @@ def _folds(cfg: TrainConfig, train: _Data, label_names, voc_root: str | None) ->
     for scene, label in zip(scenes, train.labels, strict=True):
         if scene is not None:
             labels_of.setdefault(scene, set()).add(label_names[label])
-    items = [VocImage(Path(s), 0, 0, np.zeros((0, 4), np.float32), sorted(ls)) for s, ls in labels_of.items()]
+    items = [VocImage(Path(f"{s}.jpg"), 0, 0, np.zeros((0, 4), np.float32), sorted(ls)) for s, ls in labels_of.items()]
     duplicates = [tuple(f"voc_{stem}" for stem in group) for group in read_duplicates(voc_root)] if voc_root else []
     fold_of = make_folds(items, cfg.folds, duplicates, seed=cfg.seed)
     out = []

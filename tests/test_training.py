@@ -146,7 +146,8 @@ def make_sources(root: Path, per_source: int = 6) -> Path:
             for source in ("voc", "extra"):
                 for i in range(n):
                     img = np.clip(np.array(color) + rng.normal(0, 20, (40, 36, 3)), 0, 255).astype(np.uint8)
-                    cv2.imwrite(str(root / side / label / f"{source}_{label[:5]}{i}_0.jpg"), img)
+                    # a dot in the image stem, as facemask-extra has ("...fit-760w"): folds must keep it
+                    cv2.imwrite(str(root / side / label / f"{source}_{label[:5]}{i}.fit_0.jpg"), img)
     return root
 
 
