@@ -8,8 +8,6 @@ often than right on those same predictions. Both go into the classifier's config
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 
@@ -85,32 +83,3 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> 
             {"low": float(edges[b]), "high": float(edges[b + 1]), "confidence": conf, "accuracy": acc, "count": n}
         )
     return {"bins": rows, "ece": float(ece)}
-
-
-def save_reliability(path: str | Path, curves: dict[str, dict], threshold: float | None = None) -> Path:
-    """The reliability diagram: accuracy against confidence per bin, one line per curve (ECE in the legend).
-
-    Args:
-        curves: name -> `reliability(...)` output.
-        threshold: the `unknown` cut-off, drawn as a vertical line.
-    """
-    from maskdet.plots import pyplot
-
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], "k:", label="perfectly calibrated")
-    for name, rel in curves.items():
-        pts = [(r["confidence"], r["accuracy"]) for r in rel["bins"] if r["count"]]
-        ax.plot(*zip(*pts, strict=True), "o-", label=f"{name} (ECE {rel['ece']:.3f})")
-    if threshold:
-        ax.axvline(threshold, color="grey", ls="--", label=f"unknown below {threshold:.2f}")
-    ax.set_xlabel("confidence (top-class probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)

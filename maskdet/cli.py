@@ -445,11 +445,10 @@ def _evaluate_pipeline(a: argparse.Namespace) -> str:
 
 
 def _evaluate_classifier(a: argparse.Namespace) -> str:
-    from maskdet.calibration import save_reliability
     from maskdet.classifier import MaskClassifier
     from maskdet.classifier_eval import evaluate_classifier, format_classification
     from maskdet.pipeline_eval import json_ready
-    from maskdet.plots import save_confusion
+    from maskdet.plots import save_confusion, save_reliability
 
     clf = MaskClassifier.from_pretrained(a.classifier)
     m = evaluate_classifier(clf, a.data, a.batch_size)

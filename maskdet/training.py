@@ -494,9 +494,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     configure_offline()
     import torch
 
-    from maskdet.calibration import fit_temperature, reliability, save_reliability, softmax, unknown_threshold
+    from maskdet.calibration import fit_temperature, reliability, softmax, unknown_threshold
     from maskdet.card import classifier_card
     from maskdet.classifier_data import CropDataConfig, load_crops, prepare_crops, source_of
+    from maskdet.plots import save_reliability
 
     torch.set_num_threads(num_threads())
     seed_everything(cfg.seed)

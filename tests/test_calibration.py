@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from maskdet.calibration import fit_temperature, isotonic, reliability, save_reliability, softmax, unknown_threshold
+from maskdet.calibration import fit_temperature, isotonic, reliability, softmax, unknown_threshold
 from maskdet.classifier import MaskClassifier, calibrated_label_threshold
 from maskdet.pipeline import Pipeline
+from maskdet.plots import save_reliability
 
 
 def test_known_logit_gives_the_documented_probability(tiny_classifier, monkeypatch):
