@@ -538,6 +538,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             fold_reports.append({"fold": k, "headline": headline(report), "drawn": drawn, **report})
             oof_logits.append(logits)
             oof_rows += val_rows
+            if k + 1 < cfg.folds:  # so far, for a long run looked at (or stopped) before its last fold
+                partial = {"summary": mean_spread([r["headline"] for r in fold_reports]), "folds": fold_reports}
+                (out / "folds_partial.json").write_text(json.dumps(partial, indent=2) + "\n")
         logits = np.concatenate(oof_logits)
         y = train_data.labels[oof_rows]
         temperature = fit_temperature(logits, y)

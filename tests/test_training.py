@@ -171,6 +171,8 @@ def test_folds_report_spread_and_store_calibration(tmp_path):
     seen = [f["num_samples"] for f in folds["folds"]]
     assert sum(seen) == 36 and min(seen) > 0  # every real training crop validated exactly once
     assert {"mean", "std"} <= set(folds["summary"]["accuracy"])
+    partial = json.loads((out / "folds_partial.json").read_text())  # written after each fold but the last
+    assert partial["folds"] == folds["folds"][:1]
     calibration = json.loads((out / "config.json").read_text())["calibration"]
     assert calibration["temperature"] > 0 and 0 <= calibration["label_threshold"] <= 1
     assert calibration == folds["calibration"]
