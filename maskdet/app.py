@@ -153,7 +153,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return parser().parse_args(argv)
+    from maskdet.classifier import calibrated_label_threshold
+
+    args = parser().parse_args(argv)
+    if args.label_threshold is None:  # the slider shows the classifier's calibrated cut-off
+        args.label_threshold = calibrated_label_threshold(args.classifier)
+    return args
 
 
 def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:

@@ -12,6 +12,8 @@ DATA_LICENCES = {
     "facemask-voc": "Kaggle 'Face Mask Detection' (andrewmvd), CC0 1.0 Public Domain",
     "facemask-crops": "chandrikadeb7/Face-Mask-Detection dataset/ (repository MIT; photos from Bing, Kaggle, "
     "RMFD: research use)",
+    "facemask-extra": "adityap27/face-mask-detector dataset/ (repository MIT; photos from Google, Bing and Kaggle: "
+    "research use)",
 }
 
 
@@ -51,7 +53,8 @@ def classifier_card(
             f"- name: {repo_id}\n"
             "  results:\n"
             "  - task:\n      type: image-classification\n      name: Face mask classification\n"
-            "    dataset:\n      type: facemask-voc\n      name: facemask-voc validation split (face crops)\n"
+            "    dataset:\n      type: facemask-voc\n"
+            "      name: facemask-voc + facemask-extra validation splits (face crops)\n"
             "    metrics:\n"
             + "".join(
                 f"    - type: {t}\n      name: {n}\n      value: {round(float(v), 4)}\n"
@@ -92,6 +95,23 @@ def classifier_card(
         for name, s in metrics.get("per_class", {}).items():
             body.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
         body += ["", f"Accuracy {metrics.get('accuracy', 0):.4f}, macro-F1 {metrics.get('macro_f1', 0):.4f}."]
+        if metrics.get("by_size"):
+            body.append(
+                "By face side: "
+                + ", ".join(
+                    f"{name} px {b['accuracy']:.3f} ({b['count']})"
+                    for name, b in metrics["by_size"].items()
+                    if b["accuracy"] is not None
+                )
+                + "."
+            )
+        if metrics.get("calibration"):
+            c = metrics["calibration"]
+            body.append(
+                f"Calibrated ({c['fitted_on']}): temperature {c['temperature']}, expected calibration error "
+                f"{c['ece_before']} -> {c['ece_after']}; faces whose top probability is under {c['label_threshold']} "
+                "are labelled `unknown` by the maskdet pipeline (below it the model was wrong more often than right)."
+            )
         if "confusion_matrix" in metrics:
             body += [
                 "",

@@ -58,6 +58,19 @@ def resolve_classifier(source: str | Path | None) -> Path:
     raise FileNotFoundError(f"classifier {str(source)!r} not found: pass a model folder or a hub repo id (user/repo)")
 
 
+def calibrated_label_threshold(source: str | Path | None) -> float:
+    """The `unknown` cut-off stored in a classifier's config.json, read without loading the model (0.0 if none).
+
+    For settings shown before the model loads (the app's slider); a missing or unreadable folder
+    reads 0.0 here and fails with its own message when the model loads.
+    """
+    try:
+        config = json.loads((resolve_classifier(source) / "config.json").read_text())
+        return float((config.get("calibration") or {}).get("label_threshold", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
+
+
 class MaskClassifier:
     """Labels face crops as with_mask / without_mask / mask_worn_incorrectly.
 
@@ -68,6 +81,9 @@ class MaskClassifier:
         model_args: extra `timm.create_model` kwargs needed to rebuild it (e.g. ViT `img_size`).
         session: an onnxruntime InferenceSession of the same model: `classify` then runs without torch.
         pretrained_cfg: preprocessing config (input_size, mean, std); default: the model's own.
+        calibration: {"temperature": T, "label_threshold": t, ...} from config.json: probabilities are
+            softmax(logits / T), and a pipeline labels faces below top-class probability t `unknown`
+            unless told otherwise. Default: T = 1, t = 0 (uncalibrated, nothing unknown).
     """
 
     def __init__(
@@ -78,6 +94,7 @@ class MaskClassifier:
         model_args: dict | None = None,
         session: Any = None,
         pretrained_cfg: dict | None = None,
+        calibration: dict | None = None,
     ):
         if model is None and session is None:
             raise ValueError("MaskClassifier needs a torch model or an onnxruntime session")
@@ -93,6 +110,13 @@ class MaskClassifier:
         self.mean = np.asarray(cfg.get("mean", (0.485, 0.456, 0.406)), np.float32)
         self.std = np.asarray(cfg.get("std", (0.229, 0.224, 0.225)), np.float32)
         self.interpolation = _INTERP.get(cfg.get("interpolation", "bilinear"), cv2.INTER_LINEAR)
+        self.calibration = dict(calibration or {})
+        self.temperature = float(self.calibration.get("temperature", 1.0))
+        self.label_threshold = float(self.calibration.get("label_threshold", 0.0))
+        if not self.temperature > 0 or not 0 <= self.label_threshold <= 1:
+            raise ValueError(
+                f"calibration needs temperature > 0 and label_threshold in [0, 1], but got {self.calibration}"
+            )
 
     @classmethod
     def create(
@@ -147,6 +171,7 @@ class MaskClassifier:
             pcfg = dict(config["pretrained_cfg"]) if backend == "onnx" else config.get("pretrained_cfg", {})
             if backend == "onnx":
                 pcfg["input_size"] = tuple(pcfg["input_size"])
+            calibration = config.get("calibration") or {}
         except (json.JSONDecodeError, KeyError, UnicodeDecodeError, AttributeError, TypeError) as e:
             raise ValueError(f"corrupt classifier config {str(config_path)!r} ({e}). Fix: {FIX}") from e
         if backend == "onnx":
@@ -157,6 +182,7 @@ class MaskClassifier:
                 model_args,
                 session=ort.session(onnx_path, "classifier", fix=FIX),
                 pretrained_cfg=pcfg,
+                calibration=calibration,
             )
             clf.path = folder
             return clf
@@ -174,7 +200,7 @@ class MaskClassifier:
             ) from e
         model.pretrained_cfg = {**model.pretrained_cfg, **pcfg}
         torch.set_num_threads(num_threads())
-        clf = cls(model, label_names, architecture, model_args)
+        clf = cls(model, label_names, architecture, model_args, calibration=calibration)
         clf.path = folder
         return clf
 
@@ -200,6 +226,8 @@ class MaskClassifier:
         if not config["model_args"]:
             config.pop("model_args")
         config["architecture"] = self.architecture
+        if self.calibration:
+            config["calibration"] = self.calibration
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         if model_card is None:
             from maskdet.card import classifier_card
@@ -256,21 +284,24 @@ class MaskClassifier:
         """Label BGR face crops in one batched forward.
 
         Returns:
-            label_ids (N,) int64 and probs (N, C) float32 (softmax), C == len(label_names).
+            label_ids (N,) int64 and probs (N, C) float32, softmax(logits / temperature), C == len(label_names).
         """
+        from maskdet.calibration import softmax
+
+        probs = softmax(self.logits(crops), self.temperature)
+        return probs.argmax(axis=1).astype(np.int64), probs
+
+    def logits(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw (N, C) float32 model outputs for BGR face crops, before calibration."""
         if len(crops) == 0:
-            return np.zeros(0, np.int64), np.zeros((0, len(self.label_names)), np.float32)
+            return np.zeros((0, len(self.label_names)), np.float32)
         x = self.preprocess(crops)
         if self.session is not None:
-            logits = self.session.run(None, {self.session.get_inputs()[0].name: x})[0]
-            e = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-        else:
-            import torch
+            return np.asarray(self.session.run(None, {self.session.get_inputs()[0].name: x})[0], np.float32)
+        import torch
 
-            with torch.inference_mode():
-                probs = self.model(torch.from_numpy(x)).softmax(dim=1).float().numpy()
-        return probs.argmax(axis=1).astype(np.int64), probs
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(x)).float().numpy()
 
     def export_onnx(self, path: str | Path) -> Path:
         """Write the model as ONNX (dynamic batch) for the onnxruntime backend; returns the path."""

@@ -1,10 +1,13 @@
-"""Build the classifier's image folder: VOC face crops (by the shared split), extra crop folders,
-and synthetic masks; then load it with the `datasets` library.
+"""Build the classifier's image folder: face crops of VOC scenes (each source by its bundled split),
+web crop folders and synthetic masks; then load it with the `datasets` library.
 
 Layout written (what `load_dataset("imagefolder")` reads, folder names -> ClassLabel):
-    out/train/<label>/{voc,extra,synth}_*.jpg
-    out/validation/<label>/voc_*.jpg        (real faces only: synthetic images never validate)
-    out/manifest.json                        (counts per side, label and source; the settings used)
+    out/train/<label>/{voc,extra,web,synth}_*.jpg
+    out/validation/<label>/{voc,extra}_*.jpg  (real faces only: synthetic images never validate)
+    out/manifest.json                          (counts per side, label and source; the settings used)
+
+The file-name prefix names the source (SOURCES); training weights sources by it (`--voc-weight` ...)
+and cuts folds by the scene image it names (`voc_<stem>_<i>.jpg`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,46 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from maskdet.assets import CROPS, VOC, YUNET
-from maskdet.data import BUNDLED_SPLIT, IMAGE_SUFFIXES, check_labels, load_split, load_voc, select
+from maskdet.assets import CROPS, EXTRA, VOC, YUNET
+from maskdet.data import BUNDLED_SPLIT, EXTRA_SPLIT, IMAGE_SUFFIXES, check_labels, load_split, load_voc, select
 from maskdet.pipeline import DEFAULT_MARGIN, crop_faces, expand_boxes
 
 SYNTH_PREFIX = "synth_"
+# file-name prefix -> source: the two VOC scene sets, web crop folders, synthetic masks
+SOURCES = {"voc_": "voc", "extra_": "extra", "web_": "web", SYNTH_PREFIX: "synth"}
+SCENE_PREFIXES = ("voc_", "extra_")  # real scenes: these validate, and folds are cut by their image
+
+
+def source_of(name: str) -> str:
+    """The source a crop file name says it comes from ("other" for a file with no known prefix)."""
+    return next((src for prefix, src in SOURCES.items() if name.startswith(prefix)), "other")
+
+
+def scene_of(name: str) -> str | None:
+    """`voc_<stem>` / `extra_<stem>` for a scene crop, or a synthetic mask drawn on one; None otherwise.
+
+    Crops are named `<prefix><stem>_<face index>.jpg`, synthetic masks `synth_<placement>_<crop stem>_<k>.jpg`.
+    """
+    stem = Path(name).stem
+    if stem.startswith(SYNTH_PREFIX):
+        from maskdet.synth import PLACEMENTS
+
+        rest = stem[len(SYNTH_PREFIX) :]
+        placement = next((p for p in sorted(PLACEMENTS, key=len, reverse=True) if rest.startswith(p + "_")), None)
+        if placement is None:
+            return None
+        stem = rest[len(placement) + 1 :].rsplit("_", 1)[0]
+    if not stem.startswith(SCENE_PREFIXES) or "_" not in stem[stem.index("_") + 1 :]:
+        return None
+    return stem.rsplit("_", 1)[0]
+
+
+def face_side(crop_shape: Sequence[int], margin: float = DEFAULT_MARGIN) -> float:
+    """The face box's shorter side in pixels, from its crop's shape (the crop grew it by `margin` per side).
+
+    Exact away from the image border; a face cut by the border reads a little smaller.
+    """
+    return min(crop_shape[0], crop_shape[1]) / (1 + 2 * margin)
 
 
 @dataclass
@@ -36,13 +74,19 @@ class CropDataConfig:
 
     voc: Path | None = field(default_factory=lambda: VOC.default)
     split: Path = BUNDLED_SPLIT
-    extra: Sequence[Path] = field(default_factory=lambda: (CROPS.default,))
+    extra_voc: Path | None = field(default_factory=lambda: EXTRA.default)  # with/without only; crops `extra_*`
+    extra_split: Path = EXTRA_SPLIT
+    extra: Sequence[Path] = field(default_factory=lambda: (CROPS.default,))  # web crop folders; crops `web_*`
     yunet: Path | None = field(default_factory=lambda: YUNET.default)  # None: no synthetic masks
     margin: float = DEFAULT_MARGIN
     min_size: int = 12
     synth_per_face: float = 1.0  # synthetic images drawn per maskless source face
     seed: int = 0
-    placements: dict[str, float] = field(default_factory=lambda: {"correct": 0.4, "below_nose": 0.4, "chin": 0.2})
+    max_side: int = 256  # longer crops are shrunk (area) when written: facemask-extra has 5000 px photos
+    # correct vs the four incorrect placements (synth.PLACEMENTS); before one_ear and under_chin: 0.4 / 0.4 / 0.2
+    placements: dict[str, float] = field(
+        default_factory=lambda: {"correct": 0.4, "below_nose": 0.25, "chin": 0.15, "one_ear": 0.1, "under_chin": 0.1}
+    )
 
 
 def _jsonable(value):
@@ -76,22 +120,9 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
     out = Path(out_dir)
     counts: Counter = Counter()
     maskless: list[tuple[str, np.ndarray]] = []  # source images for synthetic masks
-    if cfg.voc is not None:
-        items = load_voc(cfg.voc)
-        split = load_split(cfg.split)
-        for side, folder in (("train", "train"), ("val", "validation")):
-            for it in tqdm(select(items, split[side]), desc=f"VOC crops ({side})", leave=False):
-                check_labels(it.labels)
-                image = cv2.imread(str(it.path))
-                sides = np.minimum(it.boxes[:, 2] - it.boxes[:, 0], it.boxes[:, 3] - it.boxes[:, 1])
-                for i, crop in enumerate(crop_faces(image, it.boxes, cfg.margin)):
-                    if sides[i] < cfg.min_size:
-                        continue
-                    label = it.labels[i]
-                    _write(out / folder / label / f"voc_{it.stem}_{i}.jpg", crop)
-                    counts[f"{folder}/{label}/voc"] += 1
-                    if side == "train" and label == "without_mask" and sides[i] >= 48:
-                        maskless.append((f"voc_{it.stem}_{i}", crop.copy()))
+    for root, split, prefix in ((cfg.voc, cfg.split, "voc_"), (cfg.extra_voc, cfg.extra_split, "extra_")):
+        if root is not None:
+            counts.update(_scene_crops(cfg, root, split, prefix, out, maskless if prefix == "voc_" else None))
     for extra in cfg.extra:
         extra = Path(extra)
         for label_dir in sorted(p for p in extra.iterdir() if p.is_dir()) if extra.is_dir() else []:
@@ -102,8 +133,8 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
                 if image is None:
                     continue
                 name = f"{extra.name}_{path.stem}"
-                _write(out / "train" / label / f"extra_{name}.jpg", image)
-                counts[f"train/{label}/extra"] += 1
+                _write(out / "train" / label / f"web_{name}.jpg", image)
+                counts[f"train/{label}/web"] += 1
                 if label == "without_mask":
                     maskless.append((name, image))
     if cfg.yunet is not None and cfg.synth_per_face > 0 and maskless:
@@ -115,6 +146,37 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _scene_crops(
+    cfg: CropDataConfig, root: Path, split_path: Path, prefix: str, out: Path, maskless: list | None
+) -> Counter:
+    """Face crops of one VOC scene set, each side of its split into train/ or validation/.
+
+    Large maskless training faces are appended to `maskless` (when given) for synthetic masks.
+    """
+    counts: Counter = Counter()
+    items = load_voc(root)
+    split = load_split(split_path)
+    source = prefix.rstrip("_")
+    for side, folder in (("train", "train"), ("val", "validation")):
+        for it in tqdm(select(items, split[side]), desc=f"{Path(root).name} crops ({side})", leave=False):
+            check_labels(it.labels)
+            image = cv2.imread(str(it.path))
+            sides = np.minimum(it.boxes[:, 2] - it.boxes[:, 0], it.boxes[:, 3] - it.boxes[:, 1])
+            for i, crop in enumerate(crop_faces(image, it.boxes, cfg.margin)):
+                if sides[i] < cfg.min_size:
+                    continue
+                label = it.labels[i]
+                if max(crop.shape[:2]) > cfg.max_side:
+                    scale = cfg.max_side / max(crop.shape[:2])
+                    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+                    crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+                _write(out / folder / label / f"{prefix}{it.stem}_{i}.jpg", crop)
+                counts[f"{folder}/{label}/{source}"] += 1
+                if maskless is not None and side == "train" and label == "without_mask" and sides[i] >= 48:
+                    maskless.append((f"{prefix}{it.stem}_{i}", crop.copy()))
+    return counts
 
 
 def _synthesise(cfg: CropDataConfig, maskless: list[tuple[str, np.ndarray]], out: Path) -> Counter:

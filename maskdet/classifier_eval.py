@@ -16,7 +16,7 @@ import numpy as np
 from maskdet.data import IMAGE_SUFFIXES, VOC_LABEL_MAP
 from maskdet.imageio import load_image
 from maskdet.plots import markdown_matrix
-from maskdet.training import classification_metrics
+from maskdet.training import detailed_metrics
 
 
 def read_image_folder(root: str | Path, names: Sequence[str]) -> tuple[list[Path], np.ndarray]:
@@ -46,23 +46,41 @@ def read_image_folder(root: str | Path, names: Sequence[str]) -> tuple[list[Path
 
 
 def evaluate_classifier(clf: Any, root: str | Path, batch_size: int = 64) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision / recall / F1 and the confusion matrix (rows = true).
+    """Accuracy, macro-F1, per-class precision / recall / F1, the confusion matrix (rows = true), accuracy
+    by face size (< 16, 16-32, >= 32 px: the crop's side less the pipeline's margin) and the
+    reliability of the classifier's (calibrated) confidence.
 
     Files that are not readable images are skipped and listed under "unreadable".
     """
+    from maskdet.calibration import reliability
+    from maskdet.classifier_data import face_side, source_of
+
     paths, labels = read_image_folder(root, clf.label_names)
-    y_true, y_pred, unreadable = [], [], []
+    y_true, y_pred, confidence, sides, sources, unreadable = [], [], [], [], [], []
     for start in range(0, len(paths), batch_size):
         crops, truth = [], []
         for path, label in zip(paths[start : start + batch_size], labels[start : start + batch_size], strict=True):
             try:
                 crops.append(load_image(path))
                 truth.append(label)
+                sources.append(source_of(path.name))
             except (ValueError, FileNotFoundError):
                 unreadable.append(str(path))
         y_true += truth
-        y_pred += clf.classify(crops)[0].tolist()
-    metrics = classification_metrics(np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64), clf.label_names)
+        ids, probs = clf.classify(crops)
+        y_pred += ids.tolist()
+        confidence += probs.max(axis=1).tolist() if len(crops) else []
+        sides += [face_side(c.shape) for c in crops]
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    metrics = detailed_metrics(y_true, y_pred, clf.label_names, np.asarray(sides), sources)
+    metrics["reliability"] = reliability(np.asarray(confidence), y_true == y_pred)
+    threshold = float(getattr(clf, "label_threshold", 0.0))
+    known = np.asarray(confidence) >= threshold
+    metrics["unknown"] = {
+        "threshold": threshold,
+        "share_unknown": float(1 - known.mean()) if len(known) else 0.0,
+        "accuracy_of_labelled": float((y_true == y_pred)[known].mean()) if known.any() else None,
+    }
     return {**metrics, "data": str(root), "unreadable": unreadable}
 
 
@@ -77,6 +95,22 @@ def format_classification(m: dict[str, Any]) -> str:
     ]
     for n, c in m["per_class"].items():
         lines.append(f"| {n} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |")
+    if "by_size" in m:
+        lines += ["", "| face side | accuracy | crops |", "|---|---|---|"]
+        for name, b in m["by_size"].items():
+            acc = "-" if b["accuracy"] is None else f"{b['accuracy']:.3f}"
+            lines.append(f"| {name} px | {acc} | {b['count']} |")
+    if len(m.get("by_source", {})) > 1:
+        lines += ["", "| source | accuracy | macro-F1 | crops |", "|---|---|---|---|"]
+        for name, b in m["by_source"].items():
+            lines.append(f"| {name} | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | {b['count']} |")
+    if "unknown" in m and m["unknown"]["threshold"] > 0:
+        u = m["unknown"]
+        acc = "-" if u["accuracy_of_labelled"] is None else f"{u['accuracy_of_labelled']:.3f}"
+        lines += [
+            "",
+            f"unknown below {u['threshold']:.3f}: {u['share_unknown']:.1%} of crops; accuracy of the rest {acc}",
+        ]
     lines += ["", "Confusion (rows true, columns predicted):", ""]
     lines += markdown_matrix(names, names, m["confusion_matrix"])
     if m["unreadable"]:

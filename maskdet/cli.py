@@ -36,9 +36,45 @@ def classifier_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p.add_argument("--pretrained", choices=["auto", "imagenet", "none"], default="auto")
     p.add_argument("--no-synthetic", action="store_true", help="leave out synth_* training images")
     p.add_argument("--balance", type=float, default=1.0, help="class-sampling exponent (1 = balanced)")
-    p.add_argument(
-        "--voc-weight", type=float, default=6.0, help="how much more often real VOC crops are drawn than other images"
+    w = p.add_argument_group(
+        "source weights", "how often each source's crops are drawn within a class, relative to 1 (0 leaves it out)"
     )
+    w.add_argument("--voc-weight", type=float, default=6.0, help="facemask-voc crops, voc_* (default 6)")
+    w.add_argument(
+        "--extra-weight",
+        type=float,
+        default=3.0,
+        help="facemask-extra crops, extra_* (default 3; with/without labels only, badly worn masks in either)",
+    )
+    w.add_argument("--web-weight", type=float, default=1.0, help="web crop folders (facemask-crops), web_*")
+    w.add_argument("--synth-weight", type=float, default=1.0, help="synthetic masks, synth_*")
+    w.add_argument(
+        "--source-weight",
+        action="append",
+        default=[],
+        metavar="PREFIX=W",
+        type=prefix_weight,
+        help="any file-name prefix, e.g. synth_one_ear_=0 (the longest matching prefix wins; repeatable)",
+    )
+    p.add_argument(
+        "--low-res-prob", type=float, default=0.3, help="share of crops shrunk to a tiny face, as at inference"
+    )
+    p.add_argument(
+        "--low-res-sizes",
+        type=int,
+        nargs=2,
+        default=[8, 31],
+        metavar=("MIN", "MAX"),
+        help="face side in px a shrunk crop gets (default 8 31)",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        default=0,
+        help="K >= 2: K fold models over the training side first (mean and spread in folds.json) and a calibration "
+        "fitted on their out-of-fold predictions (temperature, unknown cut-off, stored in config.json)",
+    )
+    p.add_argument("--no-final", action="store_true", help="folds only: no final model (to compare recipes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train-samples", type=int, default=None, help="for smoke runs")
     p.add_argument("--samples-per-epoch", type=int, default=None)
@@ -48,11 +84,29 @@ def classifier_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     return p
 
 
+def prefix_weight(text: str) -> tuple[str, float]:
+    """argparse type for --source-weight: `PREFIX=W` with W >= 0."""
+    prefix, sep, weight = text.partition("=")
+    try:
+        value = float(weight)
+    except ValueError:
+        value = -1.0
+    if not sep or not prefix or value < 0:
+        raise argparse.ArgumentTypeError(f"expected PREFIX=W with W >= 0, e.g. synth_one_ear_=0, but got {text!r}")
+    return prefix, value
+
+
 def crops_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=f"{prog} crops", description="Cut face crops + synthetic masks into an image folder."
     )
     p.add_argument("--voc", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
+    p.add_argument(
+        "--extra-voc",
+        type=Path,
+        default=EXTRA.default,
+        help="a second VOC scene set, split by maskdet/splits/facemask-extra.json (--extra-voc '' for none)",
+    )
     p.add_argument(
         "--extra", type=Path, nargs="*", default=[CROPS.default], help="crop folders (`--extra` alone: none)"
     )
@@ -122,7 +176,12 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
 
             a = crops_parser(prog).parse_args(argv[1:])
             cfg = CropDataConfig(
-                voc=a.voc, extra=a.extra, yunet=None if a.no_synthetic else a.yunet, min_size=a.min_size, seed=a.seed
+                voc=a.voc,
+                extra_voc=a.extra_voc if str(a.extra_voc) not in ("", ".") else None,
+                extra=a.extra,
+                yunet=None if a.no_synthetic else a.yunet,
+                min_size=a.min_size,
+                seed=a.seed,
             )
             print(json.dumps(prepare_crops(cfg, a.output)["counts"], indent=2))
         elif argv[:1] == ["quantize"]:
@@ -171,7 +230,17 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 pretrained=a.pretrained,
                 synthetic=not a.no_synthetic,
                 balance=a.balance,
-                source_weights={"voc_": a.voc_weight},
+                source_weights={
+                    "voc_": a.voc_weight,
+                    "extra_": a.extra_weight,
+                    "web_": a.web_weight,
+                    "synth_": a.synth_weight,
+                    **dict(a.source_weight),
+                },
+                low_res_prob=a.low_res_prob,
+                low_res_sizes=tuple(a.low_res_sizes),
+                folds=a.folds,
+                final=not a.no_final,
                 seed=a.seed,
                 max_train_samples=a.max_train_samples,
                 samples_per_epoch=a.samples_per_epoch,
@@ -180,9 +249,8 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 command=command,
             )
             metrics = train(cfg)
-            summary = {k: metrics[k] for k in ("accuracy", "macro_f1", "latency_ms_batch8", "train_seconds")}
-            summary["recall"] = {n: round(v["recall"], 4) for n, v in metrics["per_class"].items()}
-            print(json.dumps(summary, indent=2))
+            keys = ("headline", "by_size", "latency_ms_batch8", "folds", "calibration", "train_seconds")
+            print(json.dumps({k: metrics[k] for k in keys if k in metrics}, indent=2))
             print(f"saved to {cfg.output_dir}")
     except (ValueError, FileNotFoundError, PushError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -239,7 +307,13 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
     p.add_argument("--detector", default=None, help="detector .pt/.onnx file, folder or hub repo id (default: bundled)")
     p.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
     p.add_argument("--face-threshold", type=float, default=0.35, help="minimum face confidence")
-    p.add_argument("--label-threshold", type=float, default=0.0, help="below this the label is 'unknown'")
+    p.add_argument(
+        "--label-threshold",
+        type=float,
+        default=None,
+        help="below this label probability a face is 'unknown' (default: the classifier's calibrated one, "
+        "from its config.json; 0 for none)",
+    )
     if several_sizes:
         p.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
     else:
@@ -576,7 +650,9 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
     c.add_argument("--data", type=Path, required=True, help="image folder with one sub-folder per label")
     c.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
     c.add_argument("--batch-size", type=int, default=64)
-    c.add_argument("--output-dir", type=Path, default=Path("runs/eval"), help="classify_eval.json and the plot")
+    c.add_argument(
+        "--output-dir", type=Path, default=Path("runs/eval"), help="classify_eval.json, confusion and reliability plots"
+    )
     return p
 
 
@@ -653,7 +729,7 @@ def _evaluate_classifier(a: argparse.Namespace) -> str:
     from maskdet.classifier import MaskClassifier
     from maskdet.classifier_eval import evaluate_classifier, format_classification
     from maskdet.pipeline_eval import json_ready
-    from maskdet.plots import save_confusion
+    from maskdet.plots import save_confusion, save_reliability
 
     clf = MaskClassifier.from_pretrained(a.classifier)
     m = evaluate_classifier(clf, a.data, a.batch_size)
@@ -662,6 +738,9 @@ def _evaluate_classifier(a: argparse.Namespace) -> str:
     (a.output_dir / "classify_eval.json").write_text(json.dumps(json_ready(m), indent=2) + "\n")
     panel = {"rows": m["labels"], "columns": m["labels"], "matrix": m["confusion_matrix"]}
     save_confusion(a.output_dir / "classify_confusion.png", {"": panel})
+    save_reliability(
+        a.output_dir / "classify_reliability.png", {clf.architecture: m["reliability"]}, clf.label_threshold
+    )
     return format_classification(m)
 
 

@@ -29,6 +29,7 @@ VOC_LABEL_MAP = {
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SPLITS_DIR = Path(__file__).parent / "splits"
 BUNDLED_SPLIT = SPLITS_DIR / "facemask-voc.json"
+EXTRA_SPLIT = SPLITS_DIR / "facemask-extra.json"  # make_split(seed 0, val_fraction 0.2)
 
 
 @dataclass
@@ -117,6 +118,20 @@ def make_split(
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must lie in (0, 1), but got {val_fraction}")
+    strata = _strata(items, duplicates)
+    rng = random.Random(seed)
+    split = {"train": [], "val": []}
+    for stratum in sorted(strata):
+        units = sorted(strata[stratum])
+        rng.shuffle(units)
+        n_val = max(1, round(len(units) * val_fraction)) if len(units) > 1 else 0
+        for i, unit in enumerate(units):
+            split["val" if i < n_val else "train"].extend(unit)
+    return {k: sorted(v) for k, v in split.items()}
+
+
+def _strata(items: Sequence[VocImage], duplicates: Iterable[Sequence[str]]) -> dict[int, list[list[str]]]:
+    """Units of stems (duplicate groups) by stratum: the rarest label a unit holds (0 = incorrect first)."""
     stems = {it.stem for it in items}
     parent = {s: s for s in stems}
 
@@ -138,15 +153,30 @@ def make_split(
         labels = {label for it in members for label in it.labels}
         stratum = min((rarity.get(label, 3) for label in labels), default=3)
         strata.setdefault(stratum, []).append(sorted(it.stem for it in members))
+    return strata
+
+
+def make_folds(
+    items: Sequence[VocImage], k: int, duplicates: Iterable[Sequence[str]] = (), seed: int = 0
+) -> dict[str, int]:
+    """Assign every image to one of `k` folds, stratified as `make_split` (rarest label; duplicates together).
+
+    Returns:
+        {stem: fold index in [0, k)}.
+    """
+    if k < 2:
+        raise ValueError(f"k must be at least 2 folds (use --folds 2 or more), but got {k}")
+    strata = _strata(items, duplicates)
     rng = random.Random(seed)
-    split = {"train": [], "val": []}
+    fold_of: dict[str, int] = {}
+    offset = 0
     for stratum in sorted(strata):
         units = sorted(strata[stratum])
         rng.shuffle(units)
-        n_val = max(1, round(len(units) * val_fraction)) if len(units) > 1 else 0
-        for i, unit in enumerate(units):
-            split["val" if i < n_val else "train"].extend(unit)
-    return {k: sorted(v) for k, v in split.items()}
+        for i, unit in enumerate(units):  # dealt round-robin, continuing across strata: folds stay even
+            fold_of.update(dict.fromkeys(unit, (offset + i) % k))
+        offset += len(units)
+    return fold_of
 
 
 def save_split(split: dict[str, list[str]], path: str | Path) -> Path:

@@ -80,7 +80,9 @@ class Pipeline:
             None: one pass.
         flip: also run the detector on the mirrored frame (see `FaceDetector.detect`).
         margin: crop margin as a fraction of the box size on each side.
-        label_threshold: below this top-class probability the face is labelled `unknown`.
+        label_threshold: below this top-class probability the face is labelled `unknown`; None: the
+            classifier's own, chosen on training folds where it is wrong more often than right and
+            stored in its config.json (0.0 for a classifier without one).
     """
 
     detector: FaceDetector
@@ -91,9 +93,11 @@ class Pipeline:
     zoom: int | None = None
     flip: bool = False
     margin: float = DEFAULT_MARGIN
-    label_threshold: float = 0.0
+    label_threshold: float | None = None
 
     def __post_init__(self) -> None:
+        if self.label_threshold is None:
+            self.label_threshold = float(getattr(self.classifier, "label_threshold", 0.0))
         for name in ("face_threshold", "iou", "label_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

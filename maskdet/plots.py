@@ -62,12 +62,39 @@ def save_pr_curves(path: str | Path, recall: Sequence[float], curves: dict[str, 
             if curve["precision"] is not None:
                 ax.plot(recall, curve["precision"], label=f"{run}: AP50 {curve['ap']:.3f}")
         ax.set_title(name)
-        ax.set_xlabel("recall")
-        ax.set_ylabel("precision")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8)
+        _unit_axes(ax, "recall", "precision", "lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _unit_axes(ax, xlabel: str, ylabel: str, legend: str) -> None:
+    """Both axes 0-1 (a little headroom at the top), labelled, a light grid and a small legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend, fontsize=8)
+
+
+def save_reliability(path: str | Path, curves: dict[str, dict], threshold: float | None = None) -> Path:
+    """The reliability diagram: accuracy against confidence per bin, one line per curve (ECE in the legend).
+
+    Args:
+        curves: name -> `calibration.reliability(...)` output.
+        threshold: the `unknown` cut-off, drawn as a vertical line.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "k:", label="perfectly calibrated")
+    for name, rel in curves.items():
+        pts = [(r["confidence"], r["accuracy"]) for r in rel["bins"] if r["count"]]
+        ax.plot(*zip(*pts, strict=True), "o-", label=f"{name} (ECE {rel['ece']:.3f})")
+    if threshold:
+        ax.axvline(threshold, color="grey", ls="--", label=f"unknown below {threshold:.2f}")
+    _unit_axes(ax, "confidence (top-class probability)", "accuracy", "upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

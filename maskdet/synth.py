@@ -1,9 +1,12 @@
 """Synthetic masks drawn at YuNet landmarks: the way MaskedFace-Net was built.
 
 Real `mask_worn_incorrectly` faces are rare (99 in the VOC set), so we draw masks onto maskless faces
-in three placements: over nose and mouth (correct), below the nose tip (nose uncovered: incorrect)
-and on the chin only (incorrect). Correct and incorrect masks share colours and textures, so the
-classifier has to learn the placement, not the look of a synthetic mask.
+in the ways real ones are worn: over nose and mouth (correct); and incorrectly: below the nose tip
+(nose out), on the chin only, hanging from one ear (the other strap off: the mask swings down and
+sideways, nose and half the mouth out) and pulled down under the chin onto the neck. Correct and
+incorrect masks share colours and textures, so the classifier has to learn the placement, not the
+look of a synthetic mask. Low resolution, where real badly worn masks mostly are, comes from the
+training-time degradation (`training.degrade`), applied to every source alike.
 """
 
 from __future__ import annotations
@@ -13,7 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-PLACEMENTS = {"correct": "with_mask", "below_nose": "mask_worn_incorrectly", "chin": "mask_worn_incorrectly"}
+PLACEMENTS = {
+    "correct": "with_mask",
+    "below_nose": "mask_worn_incorrectly",
+    "chin": "mask_worn_incorrectly",
+    "one_ear": "mask_worn_incorrectly",
+    "under_chin": "mask_worn_incorrectly",
+}
 _PALETTE = [  # BGR: surgical blue, white, black, grey, navy, pink, khaki, red, green
     (225, 200, 150),
     (240, 240, 240),
@@ -57,23 +66,36 @@ def mask_polygon(landmarks: np.ndarray, placement: str, rng: np.random.Generator
     d = float(np.linalg.norm(down)) + 1e-6
     down /= d
     chin = mouth + down * d * rng.uniform(0.75, 0.95)
-    if placement == "correct":
+    if placement in ("correct", "one_ear"):  # one_ear: a correct mask, then swung down from one ear (below)
         top = eyes + down * d * rng.uniform(0.3, 0.45)
     elif placement == "below_nose":
         top = nose + down * (np.dot(mouth - nose, down) * rng.uniform(0.2, 0.45))
-    else:  # chin
+    elif placement == "chin":
         top = mouth + down * d * rng.uniform(0.1, 0.25)
+    else:  # under_chin: pulled down over the chin onto the neck, the mouth and lower lip free
+        top = mouth + down * d * rng.uniform(0.55, 0.75)
+        chin = chin + down * d * rng.uniform(0.35, 0.6)
     half_top = eye_dist * rng.uniform(0.95, 1.15)
     half_mid = eye_dist * rng.uniform(0.9, 1.05)
-    mid = (top + chin) / 2 if placement != "chin" else top + (chin - top) * 0.4
+    mid = top + (chin - top) * (0.4 if placement == "chin" else 0.5)
     pts = [top - across * half_top, top + across * half_top * 0.5, top + across * half_top]  # slight peak at the nose
-    if placement == "correct":
+    if placement in ("correct", "one_ear"):
         pts[1] = top - down * d * 0.12
     pts += [mid + across * half_mid]
     for t in np.linspace(0, np.pi, 9)[1:-1]:  # rounded bottom around the chin
         pts.append(chin + across * half_mid * 0.75 * np.cos(t) + down * d * 0.12 * np.sin(t))
     pts += [mid - across * half_mid]
-    return np.round(np.asarray(pts)).astype(np.int32)
+    pts = np.asarray(pts)
+    if placement == "one_ear":  # the strap holds at one top corner; the free side drops 25-50 degrees
+        side = int(rng.integers(2))
+        pivot = pts[2 if side else 0]
+        angle = np.deg2rad(rng.uniform(25, 50)) * (-1 if side else 1)  # the free side goes down
+        c, s = np.cos(angle), np.sin(angle)
+        # rotate in the face's own frame (across, down) so that a tilted face swings the same way
+        rel = np.stack([(pts - pivot) @ across, (pts - pivot) @ down], axis=1)
+        rel = np.stack([c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1]], axis=1)
+        pts = pivot + rel[:, :1] * across + rel[:, 1:] * down
+    return np.round(pts).astype(np.int32)
 
 
 def _texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -110,9 +132,12 @@ def draw_mask(image: np.ndarray, landmarks: np.ndarray, placement: str, rng: np.
     light = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32), (0, 0), max(2.0, w / 30))
     tex *= (0.6 + 0.4 * light / max(float(light.mean()), 1.0))[..., None].clip(0.5, 1.3)
     out = out * (1 - alpha[..., None]) + tex * alpha[..., None]
-    if rng.random() < 0.5:  # ear straps
+    if rng.random() < 0.5 or placement == "one_ear":  # ear straps; one_ear: only the one still on, at the pivot
         color = tuple(float(c) for c in tex[poly[0][1].clip(0, h - 1), poly[0][0].clip(0, w - 1)])
         thick = max(1, w // 60)
-        for a, b in ((poly[0], poly[0] + (poly[0] - poly[2]) // 3), (poly[2], poly[2] + (poly[2] - poly[0]) // 3)):
+        straps = [(poly[0], poly[0] + (poly[0] - poly[2]) // 3), (poly[2], poly[2] + (poly[2] - poly[0]) // 3)]
+        if placement == "one_ear":
+            straps = [min(straps, key=lambda ab: ab[0][1])]  # the higher corner is the one that did not move
+        for a, b in straps:
             cv2.line(out, tuple(int(v) for v in a), tuple(int(v) for v in b), color, thick, cv2.LINE_AA)
     return out.clip(0, 255).astype(np.uint8)

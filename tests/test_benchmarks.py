@@ -78,3 +78,23 @@ def test_writers_benchmark_quick_mode_writes_every_format(capsys):
     assert _script("writers").main(["--quick"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "FPS" not in line]
     assert [row.split(" | ")[1] for row in rows] == ["libx264", "libvpx-vp9", "VP90", "mp4v", "MJPG"]
+
+
+def test_classifier_folds_table(tmp_path, capsys):
+    """Mean +- spread per recipe from folds.json, as training writes it (mean_spread of the fold headlines)."""
+    from maskdet.training import mean_spread
+
+    bench = _script("classifier_folds")
+    for name, accs in (("A", [0.9, 0.94]), ("B", [0.96, 0.98])):
+        heads = [{"accuracy": a, "macro_f1": a - 0.1, "incorrect_recall": None} for a in accs]
+        run = tmp_path / name
+        run.mkdir()
+        calibration = {"temperature": 0.8, "label_threshold": 0.45}
+        (run / "folds.json").write_text(
+            json.dumps({"summary": mean_spread(heads), "calibration": calibration, "folds": heads})
+        )
+    assert bench.main([str(tmp_path / "A"), str(tmp_path / "B")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].startswith("| A | 2 | 0.920 +- 0.028 | 0.820 +- 0.028 | - |")
+    assert out[3].startswith("| B | 2 | 0.970 +- 0.014 |") and out[3].endswith("| 0.8 | 0.45 |")
+    assert bench.main([str(tmp_path / "missing")]) == 2

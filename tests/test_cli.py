@@ -166,9 +166,10 @@ def test_help_lists_every_command_and_an_unknown_one_is_named(capsys):
 
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert all(f"  {name} " in out for name in ("detect", "train", "evaluate", "info")) and len(COMMANDS) == 4
+    names = ("detect", "train", "evaluate", "batch", "info", "push")
+    assert all(f"  {name} " in out for name in names) and tuple(COMMANDS) == names
     assert main(["trian"]) == 2
-    assert "unknown command 'trian'; use one of detect, train, evaluate, info" in capsys.readouterr().err
+    assert f"unknown command 'trian'; use one of {', '.join(names)}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

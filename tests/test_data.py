@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 from voc_sample import make_voc, voc_xml
 
-from maskdet.classifier_data import CropDataConfig, load_crops, prepare_crops
+from maskdet.classifier_data import CropDataConfig, face_side, load_crops, prepare_crops, scene_of, source_of
 from maskdet.data import (
     BUNDLED_SPLIT,
+    EXTRA_SPLIT,
     SPLITS_DIR,
     VocImage,
     load_sets,
     load_split,
     load_voc,
+    make_folds,
     make_split,
     read_duplicates,
     read_voc_annotation,
@@ -169,7 +171,7 @@ def test_voc_to_yolo_repeats_rare_labels(voc, tmp_path):
 def test_prepare_crops_layout_and_labels(voc, tmp_path):
     items = load_voc(voc)
     split_path = save_split(make_split(items, read_duplicates(voc), 0.3), tmp_path / "split.json")
-    cfg = CropDataConfig(voc=voc, split=split_path, extra=(), yunet=None, min_size=12, margin=0.0)
+    cfg = CropDataConfig(voc=voc, split=split_path, extra_voc=None, extra=(), yunet=None, min_size=12, margin=0.0)
     manifest = prepare_crops(cfg, tmp_path / "crops")
     out = tmp_path / "crops"
     assert {p.name for p in (out / "train").iterdir()} == {"with_mask", "without_mask", "mask_worn_incorrectly"}
@@ -188,3 +190,66 @@ def test_prepare_crops_layout_and_labels(voc, tmp_path):
     assert set(ds) == {"train", "validation"}
     assert len(ds["train"]) + len(ds["validation"]) == total
     assert prepare_crops(cfg, out)["counts"] == counts  # safe to re-run
+
+
+def test_second_scene_set_by_its_own_split(voc, tmp_path):
+    """facemask-extra is cut like facemask-voc, by its own split, into extra_* files on both sides."""
+    extra = make_voc(tmp_path / "extra", n_images=6, seed=1, duplicates=False)
+    split_a = save_split(make_split(load_voc(voc), read_duplicates(voc), 0.3), tmp_path / "a.json")
+    split_b = make_split(load_voc(extra), val_fraction=0.34)
+    cfg = CropDataConfig(
+        voc=voc,
+        split=split_a,
+        extra_voc=extra,
+        extra_split=save_split(split_b, tmp_path / "b.json"),
+        extra=(),
+        yunet=None,
+        margin=0.0,
+    )
+    counts = prepare_crops(cfg, tmp_path / "crops")["counts"]
+    assert any(k.startswith("validation/") and k.endswith("/extra") for k in counts)
+    for side, folder in (("train", "train"), ("val", "validation")):
+        stems = {scene_of(p.name) for p in (tmp_path / "crops" / folder).rglob("extra_*.jpg")}
+        assert stems == {f"extra_{s}" for s in split_b[side] if s != "img5"}  # img5 has no faces
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "scene"),
+    [
+        ("voc_maksssksksss12_3.jpg", "voc", "voc_maksssksksss12"),
+        ("extra_train_coronavirus_2_0.jpg", "extra", "extra_train_coronavirus_2"),
+        ("synth_below_nose_voc_img4_1_0.jpg", "synth", "voc_img4"),
+        ("synth_one_ear_extra_a_b_2_1.jpg", "synth", "extra_a_b"),
+        ("synth_chin_facemask-crops_x_0.jpg", "synth", None),
+        ("web_facemask-crops_x.jpg", "web", None),
+        ("other.jpg", "other", None),
+    ],
+)
+def test_crop_names_say_source_and_scene(name, source, scene):
+    assert source_of(name) == source and scene_of(name) == scene
+
+
+def test_face_side_undoes_the_margin():
+    assert face_side((130, 260, 3), margin=0.15) == pytest.approx(100)
+
+
+def test_folds_cover_every_image_once_and_keep_duplicates(voc):
+    items = load_voc(voc)
+    folds = make_folds(items, 3, read_duplicates(voc), seed=0)
+    assert set(folds) == {it.stem for it in items} and set(folds.values()) == {0, 1, 2}
+    assert folds["img1"] == folds["img2"]  # a duplicate pair never straddles folds
+    incorrect = {folds[it.stem] for it in items if "mask_worn_incorrectly" in it.labels}
+    assert len(incorrect) == 3  # the rare class reaches every fold
+    sizes = np.bincount(list(folds.values()))
+    assert sizes.max() - sizes.min() <= 2
+    assert make_folds(items, 3, read_duplicates(voc), seed=0) == folds
+    with pytest.raises(ValueError, match="--folds"):
+        make_folds(items, 1)
+
+
+def test_extra_split_is_the_documented_one():
+    """The bundled facemask-extra split is make_split(seed 0, val 0.2): detector and classifier share it."""
+    root = Path("../shared/datasets/facemask-extra")
+    if not (root / "annotations").is_dir():
+        pytest.skip("needs ../shared/datasets/facemask-extra")
+    assert load_split(EXTRA_SPLIT) == make_split(load_voc(root), read_duplicates(root), 0.2, seed=0)

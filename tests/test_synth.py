@@ -44,3 +44,15 @@ def test_unknown_placement_is_refused():
     with pytest.raises(ValueError, match="placement"):
         mask_polygon(LANDMARKS, "forehead", np.random.default_rng(0))
     assert set(PLACEMENTS.values()) == {"with_mask", "mask_worn_incorrectly"}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_real_incorrect_placements(seed):
+    """One strap off: the mask swings down from one ear, nose out; pulled under the chin: mouth out, neck covered."""
+    one_ear = mask_polygon(LANDMARKS, "one_ear", np.random.default_rng(seed))
+    assert not inside(one_ear, NOSE_TIP) and not inside(one_ear, NOSE_BRIDGE)
+    assert one_ear[:, 1].max() > CHIN[1]  # it hangs below the chin on the free side
+    xs = one_ear[:, 0]
+    assert xs.min() < 60 or xs.max() > 140  # and off to one side, beyond the eyes
+    under = mask_polygon(LANDMARKS, "under_chin", np.random.default_rng(seed))
+    assert not inside(under, MOUTH) and not inside(under, NOSE_TIP) and inside(under, (100, 200))

@@ -1,4 +1,5 @@
 import json
+import random
 from pathlib import Path
 from unittest import mock
 
@@ -9,7 +10,7 @@ import pytest
 import train
 from maskdet.classifier import MaskClassifier
 from maskdet.results import LABELS
-from maskdet.training import TrainConfig, classification_metrics
+from maskdet.training import TrainConfig, classification_metrics, degrade, mean_spread
 
 TINY = "--model mobilenetv3_small_050 --img-size 32 --epochs 1"
 COLORS = {"with_mask": (255, 0, 0), "without_mask": (0, 255, 0), "mask_worn_incorrectly": (0, 0, 255)}
@@ -51,7 +52,8 @@ def test_outputs(trained):
     assert set(metrics["per_class"]) == set(LABELS)
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["num_samples"] == 6
     assert 0 <= metrics["accuracy"] <= 1 and metrics["latency_ms_batch8"] > 0
-    assert metrics["config"]["source_weights"] == "{'voc_': 5.0}"  # --voc-weight reaches the sampler's config
+    assert "'voc_': 5.0" in metrics["config"]["source_weights"]  # --voc-weight reaches the sampler's config
+    assert set(metrics["by_size"]) == {"<16", "16-32", ">=32"} and metrics["by_size"][">=32"]["count"] == 0
     assert cv2.imread(str(out / "plot.png")) is not None
 
 
@@ -146,6 +148,12 @@ def test_bad_arguments_exit_cleanly(tmp_path, capsys):
     assert "img_size" in capsys.readouterr().err
     with pytest.raises(ValueError, match="pretrained"):
         TrainConfig(pretrained="yes")
+    with pytest.raises(ValueError, match="--folds"):
+        TrainConfig(folds=1)
+    with pytest.raises(ValueError, match="--folds K"):
+        TrainConfig(final=False)
+    with pytest.raises(SystemExit):
+        train.main(["--dataset", str(tmp_path), "--output-dir", str(tmp_path), "--source-weight", "synth_=-1"])
 
 
 def test_classification_metrics_by_hand():
@@ -155,3 +163,61 @@ def test_classification_metrics_by_hand():
     assert m["per_class"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
     assert m["per_class"]["b"]["precision"] == pytest.approx(0.5) and m["per_class"]["b"]["recall"] == 1.0
     assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 2 / 3) / 3)
+
+
+def make_sources(root: Path, per_source: int = 6) -> Path:
+    """Two real scene sources per class (voc_, extra_), each file naming its own scene image, plus validation."""
+    rng = np.random.default_rng(1)
+    for side, n in (("train", per_source), ("validation", 2)):
+        for label, color in COLORS.items():
+            (root / side / label).mkdir(parents=True)
+            for source in ("voc", "extra"):
+                for i in range(n):
+                    img = np.clip(np.array(color) + rng.normal(0, 20, (40, 36, 3)), 0, 255).astype(np.uint8)
+                    # a dot in the image stem, as facemask-extra has ("...fit-760w"): folds must keep it
+                    cv2.imwrite(str(root / side / label / f"{source}_{label[:5]}{i}.fit_0.jpg"), img)
+    return root
+
+
+@pytest.mark.parametrize(("extra_weight", "share"), [(1.0, 0.75), (0.0, 1.0)])
+def test_two_sources_are_drawn_as_asked(tmp_path, extra_weight, share):
+    """--voc-weight 3 --extra-weight 1: voc_ crops make 3/4 of the draws within each class; weight 0: none."""
+    data = make_sources(tmp_path / "data")
+    argv = f"{TINY} --dataset {data} --batch-size 50 --samples-per-epoch 600 --output-dir {tmp_path / 'out'}"
+    assert train.main([*argv.split(), "--voc-weight", "3", "--extra-weight", str(extra_weight)]) == 0
+    drawn = json.loads((tmp_path / "out" / "metrics.json").read_text())["drawn_by_source"]
+    assert sum(drawn.values()) == 600
+    assert drawn["voc"] / 600 == pytest.approx(share, abs=0.06)
+
+
+def test_folds_report_spread_and_store_calibration(tmp_path):
+    data = make_sources(tmp_path / "data")
+    out = tmp_path / "out"
+    assert train.main(f"{TINY} --dataset {data} --batch-size 16 --folds 2 --output-dir {out}".split()) == 0
+    folds = json.loads((out / "folds.json").read_text())
+    assert len(folds["folds"]) == 2
+    seen = [f["num_samples"] for f in folds["folds"]]
+    assert sum(seen) == 36 and min(seen) > 0  # every real training crop validated exactly once
+    assert {"mean", "std"} <= set(folds["summary"]["accuracy"])
+    partial = json.loads((out / "folds_partial.json").read_text())  # written after each fold but the last
+    assert partial["folds"] == folds["folds"][:1]
+    calibration = json.loads((out / "config.json").read_text())["calibration"]
+    assert calibration["temperature"] > 0 and 0 <= calibration["label_threshold"] <= 1
+    assert calibration == folds["calibration"]
+    assert MaskClassifier.from_pretrained(out).temperature == calibration["temperature"]
+    assert (out / "reliability.png").is_file() and (out / "reliability_validation.png").is_file()
+
+
+def test_degrade_shrinks_to_the_asked_face_size():
+    crop = np.zeros((130, 104, 3), np.uint8)  # a 100 x 80 face with the 15% margin
+    small = degrade(crop, random.Random(0), 1.0, (8, 8))
+    assert min(small.shape[:2]) == round(8 * 1.3)
+    assert degrade(crop, random.Random(0), 0.0, (8, 8)) is crop
+    tiny = np.zeros((10, 10, 3), np.uint8)
+    assert degrade(tiny, random.Random(0), 1.0, (20, 24)) is tiny  # never grown
+
+
+def test_mean_spread():
+    s = mean_spread([{"a": 0.5, "b": None}, {"a": 0.7, "b": 1.0}])
+    assert s["a"]["mean"] == pytest.approx(0.6) and s["a"]["std"] == pytest.approx(0.1414, abs=1e-4)
+    assert s["b"] == {"mean": 1.0, "std": 0.0, "min": 1.0, "max": 1.0}
