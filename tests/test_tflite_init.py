@@ -14,7 +14,9 @@ from maskdet.assets import VOC, WIDER_FACE_TFLITE
 WIDER = WIDER_FACE_TFLITE.default
 VOC_IMAGES = VOC.default / "images"
 
-needs_wider = pytest.mark.skipif(not WIDER.is_file(), reason=WIDER_FACE_TFLITE.missing(WIDER, "MASKDET_SHARED"))
+needs_wider = pytest.mark.skipif(
+    not WIDER.is_file(), reason=WIDER_FACE_TFLITE.missing(WIDER, "train.py detector --init")
+)
 
 
 def _litert():
@@ -124,7 +126,7 @@ def test_converted_model_reproduces_the_tflite_detections(converted):
     assert len(mapping) == 63  # every conv of a 1-class YOLOv8n detect model; keypoints and DFL left
     assert len(set(mapping.values())) == 63
     if not VOC_IMAGES.is_dir():
-        pytest.skip(VOC.missing(VOC.default, "MASKDET_SHARED"))
+        pytest.skip(VOC.missing(VOC.default, "--data"))
     ious, gaps, found = [], [], 0
     for path in sorted(VOC_IMAGES.glob("*.jpg"))[:8]:
         image = letterbox_rgb01(cv2.imread(str(path)))
