@@ -9,7 +9,7 @@ from pathlib import Path
 
 from maskdet._env import configure_ultralytics
 from maskdet.assets import VOC
-from maskdet.data import BUNDLED_SPLIT, load_sets, split_for, voc_to_yolo
+from maskdet.data import BUNDLED_SPLIT, load_sets, select, split_for, voc_to_yolo
 
 
 @dataclass
@@ -90,7 +90,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     last = out / "weights" / "last.pt"
     model = cfg.model
     if cfg.init is not None and not (cfg.resume and last.is_file()):
-        model = str(init_from_tflite(cfg.init, [it.path for it in items if it.stem in set(split["train"])], out, cfg))
+        model = str(init_from_tflite(cfg.init, [it.path for it in select(items, split["train"])], out, cfg))
     args = dict(
         data=str(data_yaml),
         imgsz=cfg.imgsz,
