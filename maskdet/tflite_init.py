@@ -242,7 +242,7 @@ def calibrate_bn(model, images: Iterable[np.ndarray]) -> int:
     """
     import torch
 
-    bns = {mod.bn: mod.conv for mod in model.modules() if hasattr(mod, "bn") and hasattr(mod, "conv")}
+    bns = [mod.bn for mod in model.modules() if hasattr(mod, "bn") and hasattr(mod, "conv")]  # each Conv's BN
     sums: dict = {}
 
     def hook(bn, inp):

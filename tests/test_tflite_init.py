@@ -97,12 +97,11 @@ def converted():
 
 def _nms(raw: np.ndarray, conf: float = 0.25) -> np.ndarray:
     """(N, 5) x1 y1 x2 y2 score after NMS from (>=5, 8400) cx cy w h score rows in 640-pixel units."""
-    import cv2
+    from maskdet.ort import nms
 
     keep = raw[4] >= conf
     cx, cy, w, h, s = raw[:5, keep]
-    idx = cv2.dnn.NMSBoxes(np.stack([cx - w / 2, cy - h / 2, w, h], 1).tolist(), s.tolist(), conf, 0.5)
-    idx = np.asarray(idx, int).reshape(-1)
+    idx = nms(np.stack([cx - w / 2, cy - h / 2, w, h], 1), s, conf, 0.5)
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, s], 1)[idx]
 
 
