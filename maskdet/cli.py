@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from maskdet.assets import CROPS, EXTRA, VOC, WIDER_FACE_TFLITE, YUNET
@@ -656,23 +657,31 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
     return p
 
 
+def detector_settings(a: argparse.Namespace) -> Iterator[tuple]:
+    """(report name, detector, size, zoom, flip) for every `--detector` at every setting it runs: each
+    `--imgsz` alone, then as photos run (`run_configs`); names as `report_names` and `config_name` give."""
+    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
+
+    detectors = [FaceDetector.load(source) for source in a.detector]
+    for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
+        for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
+            yield f"{name} @{config_name(size, zoom, flip)}", det, size, zoom, flip
+
+
 def _evaluate_faces(a: argparse.Namespace) -> str:
     from maskdet.baselines import YuNetDetector
-    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
     from maskdet.face_eval import evaluate_faces, format_table
 
     items = voc_items(a)
     reports = {}
-    detectors = [FaceDetector.load(source) for source in a.detector]
-    for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
-        for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
-            reports[f"maskdet {name} @{config_name(size, zoom, flip)}"] = evaluate_faces(
-                lambda frame, conf, det=det, size=size, zoom=zoom, flip=flip: det.detect(
-                    frame, conf=conf, imgsz=size, zoom=zoom, flip=flip
-                ),
-                items,
-                a.threshold,
-            )
+    for name, det, size, zoom, flip in detector_settings(a):
+        reports[f"maskdet {name}"] = evaluate_faces(
+            lambda frame, conf, det=det, size=size, zoom=zoom, flip=flip: det.detect(
+                frame, conf=conf, imgsz=size, zoom=zoom, flip=flip
+            ),
+            items,
+            a.threshold,
+        )
     if a.yunet and Path(a.yunet).is_file():
         yunet = YuNetDetector(a.yunet)
         reports[f"YuNet {Path(a.yunet).name}"] = evaluate_faces(
@@ -709,17 +718,14 @@ def _evaluate_pipeline(a: argparse.Namespace) -> str:
 def _evaluate_closeups(a: argparse.Namespace) -> str:
     from maskdet.classifier import MaskClassifier
     from maskdet.closeup_eval import closeup_cases, evaluate_closeups, format_closeups
-    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
     from maskdet.pipeline import Pipeline
 
     cases = closeup_cases(CROPS.check(a.data, "--data"), a.per_label, a.seed)
     classifier = MaskClassifier.from_pretrained(a.classifier)
-    detectors = [FaceDetector.load(source) for source in a.detector]
     reports = {}
-    for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
-        for size, zoom, flip in run_configs(det, a.imgsz, a.zoom, a.flip):
-            pipe = Pipeline(det, classifier, face_threshold=a.face_threshold, imgsz=size, zoom=zoom, flip=flip)
-            reports[f"{name} @{config_name(size, zoom, flip)}"] = evaluate_closeups(pipe, cases)
+    for name, det, size, zoom, flip in detector_settings(a):
+        pipe = Pipeline(det, classifier, face_threshold=a.face_threshold, imgsz=size, zoom=zoom, flip=flip)
+        reports[name] = evaluate_closeups(pipe, cases)
     if a.json:
         a.json.write_text(json.dumps(reports, indent=2) + "\n")
     return format_closeups(reports)
