@@ -6,6 +6,9 @@ OpenCV and the synthetic masks of training on request.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
 
 
@@ -45,14 +48,22 @@ REAL_FACES = (
 )
 
 
+@functools.cache
+def _example_photo(name: str) -> np.ndarray:
+    """A bundled example photo, read once: scenes are made per frame by the load test and the tests."""
+    import cv2
+
+    photo = cv2.imread(str(Path(__file__).parent / "examples" / name), cv2.IMREAD_COLOR)
+    photo.flags.writeable = False  # shared between calls
+    return photo
+
+
 def _real_face(index: int, width: int, height: int) -> np.ndarray:
     """One of `REAL_FACES` with 20% context a side, resized to (height, width) BGR."""
-    from pathlib import Path
-
     import cv2
 
     name, (x1, y1, x2, y2), _ = REAL_FACES[index % len(REAL_FACES)]
-    photo = cv2.imread(str(Path(__file__).parent / "examples" / name), cv2.IMREAD_COLOR)
+    photo = _example_photo(name)
     mx, my = (x2 - x1) // 5, (y2 - y1) // 5
     crop = photo[max(0, y1 - my) : y2 + my, max(0, x1 - mx) : x2 + mx]
     return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
