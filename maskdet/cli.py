@@ -69,6 +69,12 @@ def classifier_parser(prog: str = "train.py") -> argparse.ArgumentParser:
         help="face side in px a shrunk crop gets (default 8 31)",
     )
     p.add_argument(
+        "--context-prob",
+        type=float,
+        default=0.0,
+        help="share of crops given a wider margin of unrelated surroundings (tight web crops; default 0)",
+    )
+    p.add_argument(
         "--folds",
         type=int,
         default=0,
@@ -240,6 +246,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 },
                 low_res_prob=a.low_res_prob,
                 low_res_sizes=tuple(a.low_res_sizes),
+                context_prob=a.context_prob,
                 folds=a.folds,
                 final=not a.no_final,
                 seed=a.seed,

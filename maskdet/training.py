@@ -36,6 +36,7 @@ class TrainConfig:
             often as web crops and synthetic masks (`--voc-weight`; 6x beat 3x and 1x, model_card.md).
         low_res_prob: share of training crops degraded as tiny faces are at inference (`degrade`).
         low_res_sizes: (smallest, largest) face side in pixels a degraded crop is shrunk to.
+        context_prob: share of training crops given a wider margin of unrelated surroundings (`add_context`).
         folds: K >= 2: also train K models on the training side, each validated on the real scene crops
             of one fold of its images (cut by image, as `data.make_folds`), report mean and spread, and
             fit the calibration on their out-of-fold predictions; 0: no folds, no calibration.
@@ -58,6 +59,7 @@ class TrainConfig:
     source_weights: dict[str, float] = field(default_factory=lambda: {"voc_": 6.0})
     low_res_prob: float = 0.3
     low_res_sizes: tuple[int, int] = (8, 31)
+    context_prob: float = 0.0
     folds: int = 0
     final: bool = True
     seed: int = 0
@@ -77,6 +79,8 @@ class TrainConfig:
             raise ValueError(f"img_size must lie in [32, 512] (use --img-size), but got {self.img_size}")
         if not 0 <= self.low_res_prob <= 1:
             raise ValueError(f"low_res_prob must lie in [0, 1] (use --low-res-prob), but got {self.low_res_prob}")
+        if not 0 <= self.context_prob <= 1:
+            raise ValueError(f"context_prob must lie in [0, 1] (use --context-prob), but got {self.context_prob}")
         lo, hi = self.low_res_sizes = tuple(int(v) for v in self.low_res_sizes)
         if not 2 <= lo <= hi:
             raise ValueError(
@@ -219,7 +223,40 @@ def degrade(crop: np.ndarray, rng: random.Random, prob: float, sizes: tuple[int,
     return cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def make_transforms(clf, remap: list[int], train: bool, low_res_prob: float = 0.0, low_res_sizes=(8, 31)):
+def add_context(crop: np.ndarray, rng: random.Random, prob: float, other: np.ndarray | None = None) -> np.ndarray:
+    """With probability `prob`, surround a crop with 4-45% of its size per side of unrelated surroundings.
+
+    Web crops and the synthetic masks drawn on them are cut tight to the face, while the pipeline's crop
+    of a detected face carries a 15% margin of whatever is around it. Without this, a plain coloured
+    background under the chin reads as a mask pulled down (a maskless face pasted on a smooth texture
+    was called mask_worn_incorrectly 18 times in 50; `evaluate.py closeups`). The surroundings are, at
+    random: another training image of the batch blurred past recognition (`other`), the crop's own
+    mirrored edges, or a flat colour with noise.
+    """
+    if prob <= 0 or rng.random() >= prob:
+        return crop
+    h, w = crop.shape[:2]
+    m = rng.uniform(0.08, 0.3)
+    top, bottom = (round(rng.uniform(0.5, 1.5) * m * h) for _ in range(2))
+    left, right = (round(rng.uniform(0.5, 1.5) * m * w) for _ in range(2))
+    kind = rng.random()
+    if kind < 0.35:
+        return cv2.copyMakeBorder(crop, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+    size = (w + left + right, h + top + bottom)
+    if kind < 0.75 and other is not None and other.size:
+        bg = cv2.GaussianBlur(cv2.resize(other, size, interpolation=cv2.INTER_LINEAR), (0, 0), rng.uniform(2, 8))
+    else:
+        colour = np.array([rng.randrange(256) for _ in range(3)], np.int16)
+        noise = np.random.default_rng(rng.randrange(2**32)).integers(-10, 11, (size[1], size[0], 3), dtype=np.int16)
+        bg = np.clip(colour + noise, 0, 255).astype(np.uint8)
+    bg = np.ascontiguousarray(bg)
+    bg[top : top + h, left : left + w] = crop
+    return bg
+
+
+def make_transforms(
+    clf, remap: list[int], train: bool, low_res_prob: float = 0.0, low_res_sizes=(8, 31), context_prob: float = 0.0
+):
     """A `datasets.with_transform` function: PIL images -> normalised tensors, labels in maskdet order."""
     import torch
     from torchvision.transforms import v2
@@ -235,7 +272,10 @@ def make_transforms(clf, remap: list[int], train: bool, low_res_prob: float = 0.
             if aug is not None:
                 im = aug(im)
             crop = np.ascontiguousarray(np.asarray(im)[..., ::-1])  # RGB -> BGR: the classifier's own input order
-            images.append(degrade(crop, rng, low_res_prob, low_res_sizes) if train else crop)
+            if train:
+                other = np.asarray(batch["image"][rng.randrange(len(batch["image"]))].convert("RGB"))[..., ::-1]
+                crop = degrade(add_context(crop, rng, context_prob, other), rng, low_res_prob, low_res_sizes)
+            images.append(crop)
         x = torch.from_numpy(clf.preprocess(images))
         if erase is not None:
             x = torch.stack([erase(t) for t in x])
@@ -403,7 +443,7 @@ def _fit(cfg: TrainConfig, train: _Data, val: _Data, remap: list[int], label_nam
         train.names, cfg.source_weights
     )
     sampler = _counting_sampler(weights, cfg.samples_per_epoch or len(train.labels), cfg.seed, train.sources)
-    tf = make_transforms(clf, remap, True, cfg.low_res_prob, cfg.low_res_sizes)
+    tf = make_transforms(clf, remap, True, cfg.low_res_prob, cfg.low_res_sizes, cfg.context_prob)
     train_loader = _loader(train.ds.with_transform(tf), cfg.batch_size, sampler)
     val_loader = _loader(val.ds.with_transform(make_transforms(clf, remap, False)), 128)
 

@@ -10,7 +10,7 @@ import pytest
 import train
 from maskdet.classifier import MaskClassifier
 from maskdet.results import LABELS
-from maskdet.training import TrainConfig, classification_metrics, degrade, mean_spread
+from maskdet.training import TrainConfig, add_context, classification_metrics, degrade, mean_spread
 
 TINY = "--model mobilenetv3_small_050 --img-size 32 --epochs 1"
 COLORS = {"with_mask": (255, 0, 0), "without_mask": (0, 255, 0), "mask_worn_incorrectly": (0, 0, 255)}
@@ -215,6 +215,24 @@ def test_degrade_shrinks_to_the_asked_face_size():
     assert degrade(crop, random.Random(0), 0.0, (8, 8)) is crop
     tiny = np.zeros((10, 10, 3), np.uint8)
     assert degrade(tiny, random.Random(0), 1.0, (20, 24)) is tiny  # never grown
+
+
+def test_add_context_keeps_the_crop_whole_inside_new_surroundings():
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 256, (60, 40, 3), dtype=np.uint8)
+    other = rng.integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    assert add_context(crop, random.Random(0), 0.0, other) is crop
+    seeded = random.Random(3)
+    for _ in range(30):  # every kind of surroundings: mirrored edges, the blurred other image, a flat colour
+        out = add_context(crop, seeded, 1.0, other)
+        assert out.shape[0] > crop.shape[0] and out.shape[1] > crop.shape[1]
+        assert out.shape[0] <= crop.shape[0] * 1.91 and out.shape[1] <= crop.shape[1] * 1.91
+        y, x = np.unravel_index(
+            np.argmin(cv2.matchTemplate(out, crop, cv2.TM_SQDIFF)), (out.shape[0] - 59, out.shape[1] - 39)
+        )
+        assert np.array_equal(out[y : y + 60, x : x + 40], crop)  # the face crop itself is untouched, only surrounded
+    with pytest.raises(ValueError, match="context-prob"):
+        TrainConfig(context_prob=1.5)
 
 
 def test_mean_spread():
