@@ -20,6 +20,7 @@ from typing import Any
 
 from maskdet._env import configure_offline
 from maskdet.cli import add_model_args, pipeline_from_args
+from maskdet.presets import LIVE
 
 WINDOW = "maskdet (q or Esc quits)"
 
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--line", type=parse_line, default=None, metavar="X1,Y1,X2,Y2", help="count people crossing")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_model_args(p, live=True)
+    add_model_args(p, LIVE)
     return p
 
 

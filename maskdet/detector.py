@@ -14,26 +14,18 @@ from maskdet._env import configure_ultralytics
 from maskdet._errors import brief
 from maskdet.evaluation import match
 from maskdet.ort import nms
+from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-# Detector input size (longest side). Photos: 640, which finds the tiny faces of crowd scenes (face AP@0.5
-# 0.864 vs 0.703 at 320 on our validation split). Live video (webcam, streams, video files): 320, real time
-# on 2 CPU cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. docs/speed.md.
-DEFAULT_IMGSZ = 640
-LIVE_IMGSZ = 320
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
-# where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones. Photo entry
-# points (maskdet detect, the Image tab, /detect_image, evaluate.py) run 640 + a 1024 pass by default:
-# face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (docs/accuracy.md). `Pipeline` itself
-# runs one pass unless given `zoom`.
+# where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones (maskdet.presets).
 SMALL_FACE = 32
-DEFAULT_ZOOM = 1024
-# Photo entry points also run both passes on the mirrored image and fuse each pair of views (`fuse_views`):
-# face AP@0.5 0.919 vs 0.909 on all faces, 0.954 vs 0.946 on faces of 16 px and more, AP@0.5:0.95 0.612
-# vs 0.598, end-to-end mAP@0.5 0.836 (0.829 mirroring the 640 pass alone), for ~2x the photo time
-# (model_card.md). Live video never flips. `--no-flip` turns it off.
-DEFAULT_FLIP = True
+# The photo and live settings live in maskdet.presets; these names stay for existing imports.
+DEFAULT_IMGSZ = PHOTO.imgsz
+LIVE_IMGSZ = LIVE.imgsz
+DEFAULT_ZOOM = PHOTO.zoom
+DEFAULT_FLIP = PHOTO.flip
 # Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load,
 # and the INT8 copy (maskdet.quantize) first of all: ~3/4 of the float time at the same face AP.
 DETECTOR_FILES = (
@@ -193,9 +185,9 @@ class FaceDetector:
     def detect(
         self,
         frame: np.ndarray,
-        conf: float = 0.35,
-        iou: float = 0.5,
-        imgsz: int = DEFAULT_IMGSZ,
+        conf: float = PHOTO.face_threshold,
+        iou: float = PHOTO.iou,
+        imgsz: int = PHOTO.imgsz,
         zoom: int | None = None,
         flip: bool = False,
     ) -> Faces:
