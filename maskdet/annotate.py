@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskdet.pipeline import expand_boxes
+from maskdet.boxes import expand_boxes
 from maskdet.results import UNKNOWN, Faces
 
 # BGR

@@ -12,8 +12,7 @@ import numpy as np
 
 from maskdet._env import configure_ultralytics
 from maskdet._errors import brief
-from maskdet.evaluation import match
-from maskdet.ort import nms
+from maskdet.boxes import fuse_views, merge_passes
 from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
 
@@ -247,38 +246,3 @@ class FaceDetector:
 
     def __repr__(self) -> str:
         return f"FaceDetector(path={str(self.path)!r})"
-
-
-def fuse_views(first: Faces, second: Faces, iou: float) -> Faces:
-    """Weighted box fusion (Solovyev et al. 2021) of one frame's faces seen two ways, e.g. mirrored.
-
-    Faces are paired one-to-one at `iou` (greedy by score). A pair becomes one face with the
-    score-weighted mean box and the mean score; a face one view alone finds keeps half its score (the
-    other view votes 0). Unlike NMS over the union, agreement raises a face's rank and a box seen once
-    drops, so AP and precision rise together. ensemble-boxes implements the same rule but needs numba
-    and pandas for these few lines.
-    """
-    pair = match(second.boxes, first.boxes, first.scores, iou)  # per face of `second`: its partner or -1
-    boxes = first.boxes.astype(np.float32)
-    scores = first.scores.astype(np.float32) / 2
-    j = np.flatnonzero(pair >= 0)
-    i = pair[j]
-    sa, sb = first.scores[i], second.scores[j]
-    wa, wb = np.maximum(sa, 1e-6)[:, None], np.maximum(sb, 1e-6)[:, None]  # scores of 0 (conf=0): even weights
-    boxes[i] = (first.boxes[i] * wa + second.boxes[j] * wb) / (wa + wb)
-    scores[i] = (sa + sb) / 2
-    alone = pair < 0
-    boxes = np.concatenate([boxes, second.boxes[alone].astype(np.float32)]).reshape(-1, 4)
-    scores = np.concatenate([scores, second.scores[alone].astype(np.float32) / 2])
-    order = np.argsort(-scores, kind="stable")
-    return Faces(boxes=boxes[order], scores=scores[order])
-
-
-def merge_passes(first: Faces, second: Faces, iou: float) -> Faces:
-    """Both passes' faces in one list, best first, without duplicates (NMS at `iou` over the union)."""
-    if not len(second):
-        return first
-    boxes = np.concatenate([first.boxes, second.boxes]).astype(np.float32)
-    scores = np.concatenate([first.scores, second.scores]).astype(np.float32)
-    keep = nms(np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1), scores, 0.0, iou)
-    return Faces(boxes=boxes[keep], scores=scores[keep])

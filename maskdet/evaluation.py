@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from maskdet.boxes import match
+
 SIZE_RANGES = {"all": (0, 1e5), "<16px": (0, 16), "16-48px": (16, 48), ">48px": (48, 1e5), ">=16px": (16, 1e5)}
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)  # COCOeval's recall thresholds: where the PR curves are sampled
 
@@ -147,33 +149,6 @@ def mean_average_precision(
         pr = precision[0, :, :, all_idx, 0]  # (101, class); -1 where the class has no ground truth
         out["pr50"] = {c: pr[:, c].tolist() if (pr[:, c] > -1).all() else None for c in range(num_classes)}
     return out
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) x (M, 4) xyxy -> (N, M) IoU."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def match(gt: np.ndarray, pred: np.ndarray, scores: np.ndarray, iou: float = 0.5) -> np.ndarray:
-    """Greedy one-to-one matching by score (as COCO does): index of the matched prediction per GT, -1 if none."""
-    matched = np.full(len(gt), -1, np.int64)
-    if not len(gt) or not len(pred):
-        return matched
-    ious = box_iou(pred, gt)
-    taken = np.zeros(len(gt), bool)
-    for p in np.argsort(-np.asarray(scores), kind="stable"):
-        cand = np.where(~taken & (ious[p] >= iou))[0]
-        if cand.size:
-            g = cand[np.argmax(ious[p, cand])]
-            taken[g] = True
-            matched[g] = p
-    return matched
 
 
 def recall_precision(

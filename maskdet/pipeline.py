@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from maskdet import presets
+from maskdet.boxes import expand_boxes
 from maskdet.presets import PHOTO, Preset
 from maskdet.results import Faces
 
@@ -28,28 +29,6 @@ PRESETS = presets.PRESETS
 def preset_settings(preset: str | Preset | None) -> dict:
     """The detector settings of a preset or its name ({} for None); an unknown name lists the known ones."""
     return {} if preset is None else presets.get(preset).detector_settings()
-
-
-def expand_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
-    """Grow xyxy boxes by `margin` x their size on every side, clip to the frame, round to int pixels.
-
-    The same function cuts training crops (data.py) and inference crops, so both see the same context.
-
-    Returns:
-        (N, 4) int32 xyxy with x1 < x2 <= width and y1 < y2 <= height (at least one pixel each way).
-    """
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    grown = boxes + np.stack([-w, -h, w, h], axis=1) * margin
-    out = np.round(grown).astype(np.int32)
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
-    out[:, 0] = np.minimum(out[:, 0], width - 1)
-    out[:, 1] = np.minimum(out[:, 1], height - 1)
-    out[:, 2] = np.maximum(out[:, 2], out[:, 0] + 1)
-    out[:, 3] = np.maximum(out[:, 3], out[:, 1] + 1)
-    return out
 
 
 def crop_faces(frame: np.ndarray, boxes: np.ndarray, margin: float = DEFAULT_MARGIN) -> list[np.ndarray]:

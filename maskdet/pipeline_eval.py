@@ -28,9 +28,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from maskdet.boxes import match
 from maskdet.data import VocImage
 from maskdet.detector import config_name, run_configs
-from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
+from maskdet.evaluation import RECALL_POINTS, ImageBoxes, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
 from maskdet.presets import PHOTO

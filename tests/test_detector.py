@@ -185,7 +185,7 @@ def test_flip_also_fuses_the_views_of_the_zoomed_pass():
 
 
 def test_fuse_views_by_hand():
-    from maskdet.detector import fuse_views
+    from maskdet.boxes import fuse_views
 
     first = Faces(np.array([[0, 0, 10, 10], [30, 30, 40, 40]], np.float32), np.array([0.6, 0.3], np.float32))
     second = Faces(np.array([[50, 50, 60, 60], [2, 0, 12, 10]], np.float32), np.array([0.4, 0.2], np.float32))
@@ -203,7 +203,7 @@ def test_fuse_views_by_hand():
 
 
 def test_merge_passes_keeps_the_best_of_overlapping_boxes():
-    from maskdet.detector import merge_passes
+    from maskdet.boxes import merge_passes
 
     first = Faces(np.array([[0, 0, 10, 10]], np.float32), np.array([0.5], np.float32))
     second = Faces(np.array([[1, 0, 11, 10], [50, 50, 60, 60]], np.float32), np.array([0.8, 0.4], np.float32))
