@@ -583,13 +583,12 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
 def info_main(argv: list[str], prog: str = "maskdet info") -> int:
     """`maskdet info`: where the bundled models are and what they score (from their metrics)."""
     argparse.ArgumentParser(prog=prog, description="Show the bundled models and their metrics.").parse_args(argv)
-    from maskdet.classifier import WEIGHTS_DIR as CLS_DIR
-    from maskdet.detector import WEIGHTS_DIR
+    from maskdet.hub import CLASSIFIER, WEIGHTS_DIR
 
     info = {"version": __import__("maskdet").__version__, "weights_dir": str(WEIGHTS_DIR)}
     for name, path in (
         ("detector_metrics", WEIGHTS_DIR / "detector_metrics.json"),
-        ("classifier_metrics", CLS_DIR / "metrics.json"),
+        ("classifier_metrics", CLASSIFIER.bundled / "metrics.json"),
     ):
         info[name] = json.loads(path.read_text()) if path.is_file() else None
     print(json.dumps(info, indent=2))

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from maskdet import hub
 from maskdet._env import configure_ultralytics
 from maskdet._errors import brief
 from maskdet.boxes import fuse_views, merge_passes
 from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
 # where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones (maskdet.presets).
 SMALL_FACE = 32
@@ -25,55 +25,12 @@ DEFAULT_IMGSZ = PHOTO.imgsz
 LIVE_IMGSZ = LIVE.imgsz
 DEFAULT_ZOOM = PHOTO.zoom
 DEFAULT_FLIP = PHOTO.flip
-# Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load,
-# and the INT8 copy (maskdet.quantize) first of all: ~3/4 of the float time at the same face AP.
-DETECTOR_FILES = (
-    "detector-int8.onnx",
-    "detector.onnx",
-    "detector.pt",
-    "best.onnx",
-    "best.pt",
-    "model.onnx",
-    "model.pt",
-)
-HUB_DETECTOR_FILES = ("detector-int8.onnx", "detector.onnx", "model.onnx", "best.onnx")  # never unpickle a download
-FIX = (
-    "the file is corrupt or not a YOLO model. Fix: restore the bundled detector in your maskdet clone (git "
-    "checkout -- maskdet/weights, then pip install . again if it was installed without -e), or pass another "
-    ".onnx/.pt (--detector on the command line, detector= in Python)"
-)
+WEIGHTS_DIR = hub.WEIGHTS_DIR  # model resolution lives in maskdet.hub; the name stays for existing imports
 
 
 def resolve_detector(source: str | Path | None) -> Path:
-    """A detector file from None (bundled), a file, a folder or a hub repo id.
-
-    Raises:
-        FileNotFoundError: nothing loadable there; the message says what was looked for and the fix.
-    """
-    if source is None:
-        folder = WEIGHTS_DIR
-        for name in DETECTOR_FILES:
-            if (folder / name).is_file():
-                return folder / name
-        raise FileNotFoundError(
-            f"no bundled face detector in {str(folder)!r} (looked for {', '.join(DETECTOR_FILES[:2])}). "
-            "Train one with `python train.py detector ...` or pass a model: --detector path/to/best.pt"
-        )
-    from maskdet import hub
-
-    path = Path(source).expanduser()
-    if path.is_file():
-        if path.suffix.lower() not in (".pt", ".onnx"):
-            raise ValueError(f"detector file {str(path)!r} must be a .pt or .onnx file")
-        return path
-    if path.is_dir():
-        return _in_folder(path, DETECTOR_FILES, f"folder {str(path)!r}")
-    if hub.is_repo_id(source):  # never unpickle a download: ONNX only
-        folder = hub.snapshot(str(source), [*HUB_DETECTOR_FILES, "detector_metrics.json"], "detector")
-        return _in_folder(folder, HUB_DETECTOR_FILES, f"hub repo {source!r} (hub detectors load from ONNX only)")
-    raise FileNotFoundError(
-        f"detector {str(source)!r} not found: pass a .pt/.onnx file, a folder holding detector.onnx, or a hub repo id"
-    )
+    """A detector file from None (bundled), a file, a folder or a hub repo id (`maskdet.hub.resolve`)."""
+    return hub.resolve(hub.DETECTOR, source)
 
 
 def detector_metrics(path: Path | None) -> dict | None:
@@ -125,16 +82,6 @@ def report_names(paths: Sequence[Path]) -> list[str]:
     return [path.name if counts[path.name] == 1 else str(path) for path in paths]
 
 
-def _in_folder(folder: Path, names: Sequence[str], where: str) -> Path:
-    """The first of `names` in `folder`; a classifier's model.onnx beside config.json (a release) is no detector."""
-    if (folder / "config.json").is_file():
-        names = [n for n in names if not n.startswith("model.")]
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"no detector in {where}; expected one of {list(names)}")
-
-
 class FaceDetector:
     """Finds faces in BGR frames with an ultralytics YOLO model.
 
@@ -165,7 +112,7 @@ class FaceDetector:
                 det.model = YOLO(str(path), task="detect")
             det.detect(np.zeros((64, 64, 3), np.uint8), imgsz=det.imgsz_fixed or 64)  # load now: fail early
         except Exception as e:
-            raise ValueError(f"cannot load face detector {str(path)!r} ({brief(e)}): {FIX}") from e
+            raise ValueError(f"cannot load face detector {str(path)!r} ({brief(e)}): {hub.DETECTOR.fix}") from e
         return det
 
     @property
