@@ -21,6 +21,7 @@ from typing import Any
 from maskdet._env import configure_offline
 from maskdet.cli import add_model_args, pipeline_from_args
 from maskdet.presets import LIVE
+from maskdet.results import VideoSummary
 
 WINDOW = "maskdet (q or Esc quits)"
 
@@ -91,14 +92,14 @@ def run(
     line: tuple[float, float, float, float] | None = None,
     max_frames: int | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> VideoSummary:
     """Process one source (a `VideoSource`, or anything `open_source` takes); returns the summary.
 
     A progress bar (stderr) for files, none for live sources; a window when `display`.
     """
     from tqdm import tqdm
 
-    from maskdet.video import Tracker, VideoSource, open_source, process_video
+    from maskdet.video import Tracker, VideoSource, open_source, run_video
 
     src = source if isinstance(source, VideoSource) else open_source(source)
     tracker = Tracker(window=smooth, min_hits=min_hits, fps=src.fps) if track else None
@@ -111,7 +112,7 @@ def run(
             bar.update(done - bar.n)
 
     try:
-        return process_video(
+        return run_video(
             pipeline,
             src,
             output,
@@ -220,22 +221,20 @@ def _main(a: argparse.Namespace) -> int:
         src.close()
     for warning in warnings(result, src.frame_count):
         print(f"warning: {warning}", file=sys.stderr)
-    short = {k: v for k, v in result.items() if k not in ("timeline", "events")}
-    short["events"] = len(result["events"])
-    print(json.dumps(short))
+    print(json.dumps(result.brief()))
     return 0
 
 
-def warnings(summary: dict[str, Any], frame_count: int | None = None) -> list[str]:
+def warnings(summary: VideoSummary, frame_count: int | None = None) -> list[str]:
     """What went wrong with the input but did not stop the run, in words (printed to stderr)."""
     out = []
-    if summary.get("skipped_frames"):
-        out.append(f"skipped {summary['skipped_frames']} corrupt frame(s); every other frame was processed")
-    if summary.get("stopped") == "source_lost":
+    if summary.skipped_frames:
+        out.append(f"skipped {summary.skipped_frames} corrupt frame(s); every other frame was processed")
+    if summary.stopped == "source_lost":
         out.append("the source stopped sending frames (camera unplugged or stream down); all up to then is saved")
-    if summary.get("stopped") == "truncated":
+    if summary.stopped == "truncated":
         out.append(
-            f"the file ended after {summary['frames']} of the {frame_count or '?'} frames its header announces (cut "
+            f"the file ended after {summary.frames} of the {frame_count or '?'} frames its header announces (cut "
             "short or corrupt); those frames were processed"
         )
     return out

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from maskdet.boxes import expand_boxes
-from maskdet.results import UNKNOWN, Faces
+from maskdet.results import UNKNOWN, Faces, counts_text
 
 # BGR
 COLORS = {
@@ -31,9 +31,7 @@ def _scale(width: int) -> tuple[int, float]:
 def summary_text(faces: Faces) -> str:
     """'3 faces: 2 mask, 1 no mask' (zero counts left out)."""
     n = len(faces)
-    parts = [f"{count} {SHORT.get(name, name)}" for name, count in faces.counts().items() if count]
-    head = f"{n} face" + ("" if n == 1 else "s")
-    return head + (": " + ", ".join(parts) if parts else "")
+    return f"{n} face" + ("" if n == 1 else "s") + counts_text(faces.counts(), lead=": ", short=SHORT)
 
 
 def blur_faces(frame: np.ndarray, faces: Faces, margin: float = 0.1) -> np.ndarray:

@@ -546,7 +546,7 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     from tqdm import tqdm
 
     from maskdet.export import face_rows
-    from maskdet.video import OutputError, open_source, process_video
+    from maskdet.video import OutputError, open_source, run_video
 
     try:
         src = open_source(source.target)
@@ -570,13 +570,10 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     live = replace(pipe.with_preset("live"), imgsz=a.live_imgsz)  # the same models, as detect_video.py runs
     try:
         with bar:
-            summary = process_video(
-                live, src, output, blur=a.blur, max_frames=a.max_frames, on_frame=on_frame, track=True
-            )
+            summary = run_video(live, src, output, blur=a.blur, max_frames=a.max_frames, on_frame=on_frame, track=True)
     except (OutputError, ValueError) as e:
         return _report(source.target, str(e), key="video")
-    short = {k: v for k, v in summary.items() if k not in ("timeline", "events")}
-    print(json.dumps({"video": source.target, **short, "events": len(summary["events"])}), flush=True)
+    print(json.dumps({"video": source.target, **summary.brief()}), flush=True)
     return 0
 
 

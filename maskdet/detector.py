@@ -177,10 +177,7 @@ class FaceDetector:
             boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=imgsz)
             return Faces(boxes=boxes, scores=scores) if len(boxes) else Faces.empty()
         result = self.model.predict(frame, conf=conf, iou=iou, imgsz=imgsz, device="cpu", verbose=False)[0]
-        boxes = result.boxes
-        if boxes is None or len(boxes) == 0:
-            return Faces.empty()
-        return Faces(boxes=boxes.xyxy.cpu().numpy(), scores=boxes.conf.cpu().numpy())
+        return Faces.from_ultralytics(result)
 
     def export_onnx(self, imgsz: int = 640, dynamic: bool = False, out: str | Path | None = None) -> Path:
         """Export to ONNX (offline, ~1 s); returns the .onnx path."""

@@ -102,8 +102,6 @@ class Tracker:
             The same faces (same order and boxes) with `track_ids` set (person numbers, -1 while not yet
             confirmed) and labels, label scores and probs replaced by their per-person moving average.
         """
-        import supervision as sv
-
         self.frame += 1
         self.new_events = []
         if self.names is None:
@@ -111,12 +109,7 @@ class Tracker:
         elif faces.names != self.names:
             raise ValueError(f"faces.names changed from {self.names} to {faces.names}; use a new Tracker")
         n = len(faces)
-        detections = sv.Detections(
-            xyxy=faces.boxes.astype(np.float32).reshape(-1, 4),
-            confidence=faces.scores.astype(np.float32),
-            data={"index": np.arange(n)},
-        )
-        tracked = self._bytetrack.update(detections, timestamp=self._tracker_time(time))
+        tracked = self._bytetrack.update(faces.to_supervision(), timestamp=self._tracker_time(time))
         bytetrack_ids = np.full(n, -1, np.int64)
         if len(tracked):
             bytetrack_ids[np.asarray(tracked.data["index"], np.int64)] = tracked.tracker_id
