@@ -538,12 +538,20 @@ def _detect_image(source, pipe, a: argparse.Namespace, rows) -> int:
     return 0
 
 
+def progress_bar(src, max_frames: int | None = None, desc: str | None = None, disable: bool = False):
+    """A tqdm bar on stderr over the frames `src` (a `VideoSource`) will give: its length, or `max_frames`."""
+    from tqdm import tqdm
+
+    from maskdet.video import planned_frames
+
+    total = planned_frames(src, max_frames)
+    return tqdm(total=total, unit="frame", file=sys.stderr, disable=disable, dynamic_ncols=True, desc=desc)
+
+
 def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     """A video file, camera or URL through the video engine (tracking, live settings); 1 when it failed."""
     import time
     from dataclasses import replace
-
-    from tqdm import tqdm
 
     from maskdet.export import face_rows
     from maskdet.video import OutputError, open_source, run_video
@@ -556,8 +564,7 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     if a.output_dir:
         name = "camera" + source.target.strip("/").replace("/", "_") if source.kind == "camera" else None
         output = a.output_dir / f"{name or Path(source.target.split('?')[0]).stem or 'stream'}.mp4"
-    total = src.frame_count if a.max_frames is None or src.frame_count is None else min(src.frame_count, a.max_frames)
-    bar = tqdm(total=total, unit="frame", file=sys.stderr, disable=a.quiet, dynamic_ncols=True, desc=source.target)
+    bar = progress_bar(src, a.max_frames, desc=source.target, disable=a.quiet)
     t0, count = time.monotonic(), 0
 
     def on_frame(_annotated, faces) -> None:

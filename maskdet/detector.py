@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from maskdet import hub
-from maskdet._env import configure_ultralytics
+from maskdet._env import configure_ultralytics, read_json
 from maskdet._errors import brief
 from maskdet.boxes import fuse_views, merge_passes
 from maskdet.presets import LIVE, PHOTO
@@ -43,9 +42,8 @@ def detector_metrics(path: Path | None) -> dict | None:
         path.parent / "metrics.json",
         path.parent.parent / "metrics.json",  # runs/detector/weights/best.pt -> runs/detector/metrics.json
     ):
-        try:
-            metrics = json.loads(candidate.read_text())
-        except (OSError, ValueError):
+        metrics = read_json(candidate)
+        if metrics is None:
             continue
         if candidate.name == "detector_metrics.json" or (isinstance(metrics, dict) and "map50" in metrics):
             return metrics

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskdet._env import configure_offline, hub_online
+from maskdet._env import configure_offline, hub_online, read_json
 from maskdet._errors import brief
 
 ALLOW_DOWNLOADS = "HF_HUB_OFFLINE=0"
@@ -290,7 +290,7 @@ def save_release(
     card = release_card(
         clf,
         readme.read_text() if readme.is_file() else None,
-        _read_json(out / "metrics.json"),
+        read_json(out / "metrics.json"),
         det_metrics,
         sorted(p.name for p in out.glob("detector*.onnx")),
         repo_id,
@@ -334,10 +334,3 @@ def release_sources(
     else:
         return detector, classifier
     return folder, (folder if (folder / "config.json").is_file() else None)
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None

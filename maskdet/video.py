@@ -60,6 +60,26 @@ class _Stop(Protocol):
     def is_set(self) -> bool: ...
 
 
+def check_line(line: Sequence[float]) -> tuple[float, float, float, float]:
+    """A counting line (x1, y1, x2, y2) as fractions of the frame, checked: four values in [0, 1], two
+    distinct end points.
+
+    Raises:
+        ValueError: the line breaks a rule; the message names the value.
+    """
+    values = tuple(float(v) for v in line)
+    if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f"line must be (x1, y1, x2, y2) as fractions of the frame in [0, 1], but got {line!r}")
+    if values[:2] == values[2:]:
+        raise ValueError(f"line must have two distinct end points, but got {line!r}")
+    return values  # type: ignore[return-value]
+
+
+def planned_frames(src: VideoSource, max_frames: int | None = None) -> int | None:
+    """How many frames a run over `src` will process: its length, or `max_frames` if fewer; None when unknown."""
+    return src.frame_count if max_frames is None or src.frame_count is None else min(src.frame_count, max_frames)
+
+
 class LineCounter:
     """People crossing a line, per label (supervision's `LineZone`, triggered by the face centre).
 
@@ -69,12 +89,7 @@ class LineCounter:
     """
 
     def __init__(self, line: Sequence[float]) -> None:
-        values = [float(v) for v in line]
-        if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
-            raise ValueError(f"line must be (x1, y1, x2, y2) as fractions of the frame in [0, 1], but got {line!r}")
-        if values[:2] == values[2:]:
-            raise ValueError(f"line must have two distinct end points, but got {line!r}")
-        self.line = tuple(values)
+        self.line = check_line(line)
         self._zone = None
         self._points: tuple[tuple[int, int], tuple[int, int]] | None = None
         self.names: tuple[str, ...] = ()
@@ -418,7 +433,7 @@ def run_video(
     except BaseException:
         src.close()
         raise
-    total = src.frame_count if max_frames is None or src.frame_count is None else min(src.frame_count, max_frames)
+    total = planned_frames(src, max_frames)
     skipped = 0
     stopped = "end"
     failed = False
