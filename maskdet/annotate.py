@@ -78,11 +78,23 @@ def draw(frame: np.ndarray, faces: Faces, blur: bool = False, banner: bool = Tru
             out, text, (x1 + 1, ty - base + 1), FONT, font_scale, (255, 255, 255), max(1, thickness - 1), cv2.LINE_AA
         )
     if banner:
-        text = summary_text(faces) + (f"  |  {extra}" if extra else "")
-        scale = font_scale * 1.3
-        (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
-        pad = max(3, th // 3)
-        overlay = out[: th + base + 2 * pad, : min(w, tw + 2 * pad)]
-        overlay[:] = (overlay * 0.35).astype(np.uint8)
-        cv2.putText(out, text, (pad, th + pad), FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+        text_strip(out, summary_text(faces) + (f"  |  {extra}" if extra else ""), 1.3)
     return out
+
+
+def text_strip(frame: np.ndarray, text: str, size: float = 1.0, bottom: bool = False) -> np.ndarray:
+    """Write white `text` on a dimmed strip at the top-left (the per-frame banner) or, with `bottom`, the
+    bottom-left (the video's status bar) of `frame`, in place; `size` scales the font for the frame width.
+    Returns `frame`."""
+    h, w = frame.shape[:2]
+    thickness, font_scale = _scale(w)
+    scale = font_scale * size
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
+    pad = max(3, th // 3)
+    if bottom:
+        strip, y = frame[max(0, h - th - base - 2 * pad) :, : min(w, tw + 2 * pad)], h - base - pad
+    else:
+        strip, y = frame[: th + base + 2 * pad, : min(w, tw + 2 * pad)], th + pad
+    strip[:] = (strip * 0.35).astype(np.uint8)
+    cv2.putText(frame, text, (pad, y), FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return frame

@@ -662,7 +662,8 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
 def detector_settings(a: argparse.Namespace) -> Iterator[tuple]:
     """(report name, detector, size, zoom, flip) for every `--detector` at every setting it runs: each
     `--imgsz` alone, then as photos run (`run_configs`); names as `report_names` and `config_name` give."""
-    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
+    from maskdet.detector import FaceDetector
+    from maskdet.runs import config_name, report_names, run_configs
 
     detectors = [FaceDetector.load(source) for source in a.detector]
     for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):

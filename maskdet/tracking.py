@@ -206,12 +206,3 @@ class Tracker:
             self._track_time = float(time)
         self._last_time = float(time)
         return self._track_time
-
-    def reset(self) -> None:
-        """Forget every track and person (a new video)."""
-        self._bytetrack.reset()
-        self._last_time, self._track_time = None, 0.0
-        self._people.clear()
-        self._numbers = 0
-        self.frame = -1
-        self.events, self.new_events = [], []

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TextIO
 import cv2
 import numpy as np
 
-from maskdet.annotate import SHORT, draw
+from maskdet.annotate import SHORT, draw, text_strip
 from maskdet.results import UNKNOWN, Faces, VideoSummary, compliance, counts_text
 from maskdet.tracking import VIOLATIONS, Tracker
 from maskdet.videoio import (
@@ -138,18 +138,7 @@ class LineCounter:
 def status_bar(frame: np.ndarray, text: str) -> np.ndarray:
     """Write `text` on a dimmed strip at the bottom-left of `frame` (in place): what the video has shown
     so far, below the per-frame banner at the top."""
-    h, w = frame.shape[:2]
-    thickness = max(1, round(w / 480))
-    scale = max(0.35, w / 1400) * 1.1
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    pad = max(3, th // 3)
-    top = max(0, h - th - base - 2 * pad)
-    strip = frame[top:, : min(w, tw + 2 * pad)]
-    strip[:] = (strip * 0.35).astype(np.uint8)
-    cv2.putText(
-        frame, text, (pad, h - base - pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA
-    )
-    return frame
+    return text_strip(frame, text, 1.1, bottom=True)
 
 
 def _people_text(people: dict[str, int]) -> str:
