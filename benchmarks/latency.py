@@ -83,8 +83,9 @@ def configurations(args) -> dict:
     """name -> callable(frame) -> Faces; the baseline first."""
     from maskdet.baselines import YuNetDetector
     from maskdet.classifier import MaskClassifier
-    from maskdet.detector import FaceDetector, report_names, run_sizes
+    from maskdet.detector import FaceDetector
     from maskdet.pipeline import Pipeline
+    from maskdet.runs import report_names, run_sizes
 
     configs = {}
     clf = {b: MaskClassifier.from_pretrained(args.classifier, backend=b) for b in args.classifier_backends}

@@ -7,9 +7,14 @@ on a network that is not there: no update checks, no analytics, no font download
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 _DONE = False
 
@@ -116,3 +121,30 @@ def private_gradio_dir() -> Path | None:
     tempfile.tempdir = str(folder)
     atexit.register(shutil.rmtree, folder, True)
     return folder
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content, or None when it is missing or unreadable (optional metadata, never an error)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside: SIGTERM (`kill`, `docker stop`) raises KeyboardInterrupt like Ctrl-C, so a run ends the way
+    Ctrl-C ends it (its output video closed and playable); the previous handler comes back after. Handlers
+    can be set in the main thread only: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskdet.pipeline import expand_boxes
-from maskdet.results import UNKNOWN, Faces
+from maskdet.boxes import expand_boxes
+from maskdet.results import UNKNOWN, Faces, counts_text
 
 # BGR
 COLORS = {
@@ -31,9 +31,7 @@ def _scale(width: int) -> tuple[int, float]:
 def summary_text(faces: Faces) -> str:
     """'3 faces: 2 mask, 1 no mask' (zero counts left out)."""
     n = len(faces)
-    parts = [f"{count} {SHORT.get(name, name)}" for name, count in faces.counts().items() if count]
-    head = f"{n} face" + ("" if n == 1 else "s")
-    return head + (": " + ", ".join(parts) if parts else "")
+    return f"{n} face" + ("" if n == 1 else "s") + counts_text(faces.counts(), lead=": ", short=SHORT)
 
 
 def blur_faces(frame: np.ndarray, faces: Faces, margin: float = 0.1) -> np.ndarray:
@@ -80,11 +78,23 @@ def draw(frame: np.ndarray, faces: Faces, blur: bool = False, banner: bool = Tru
             out, text, (x1 + 1, ty - base + 1), FONT, font_scale, (255, 255, 255), max(1, thickness - 1), cv2.LINE_AA
         )
     if banner:
-        text = summary_text(faces) + (f"  |  {extra}" if extra else "")
-        scale = font_scale * 1.3
-        (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
-        pad = max(3, th // 3)
-        overlay = out[: th + base + 2 * pad, : min(w, tw + 2 * pad)]
-        overlay[:] = (overlay * 0.35).astype(np.uint8)
-        cv2.putText(out, text, (pad, th + pad), FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+        text_strip(out, summary_text(faces) + (f"  |  {extra}" if extra else ""), 1.3)
     return out
+
+
+def text_strip(frame: np.ndarray, text: str, size: float = 1.0, bottom: bool = False) -> np.ndarray:
+    """Write white `text` on a dimmed strip at the top-left (the per-frame banner) or, with `bottom`, the
+    bottom-left (the video's status bar) of `frame`, in place; `size` scales the font for the frame width.
+    Returns `frame`."""
+    h, w = frame.shape[:2]
+    thickness, font_scale = _scale(w)
+    scale = font_scale * size
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
+    pad = max(3, th // 3)
+    if bottom:
+        strip, y = frame[max(0, h - th - base - 2 * pad) :, : min(w, tw + 2 * pad)], h - base - pad
+    else:
+        strip, y = frame[: th + base + 2 * pad, : min(w, tw + 2 * pad)], th + pad
+    strip[:] = (strip * 0.35).astype(np.uint8)
+    cv2.putText(frame, text, (pad, y), FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return frame

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces, compliance
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"})
@@ -201,12 +202,12 @@ class BatchSettings:
 
     detector: str | None = None
     classifier: str | None = None
-    face_threshold: float = 0.35
+    face_threshold: float = PHOTO.face_threshold
     label_threshold: float = 0.0
-    imgsz: int = 640
+    imgsz: int = PHOTO.imgsz
     zoom: int | None = None
     flip: bool = False
-    video_imgsz: int = 320
+    video_imgsz: int = LIVE.imgsz
     track: bool = True
     annotate_dir: str | None = None
 
@@ -223,7 +224,7 @@ class BatchSettings:
             zoom=self.zoom,
             flip=self.flip,
         )
-        return photo, replace(photo, imgsz=self.video_imgsz, zoom=None, flip=False)
+        return photo, replace(photo.with_preset(LIVE), imgsz=self.video_imgsz)
 
 
 def face_columns(key: str, source: str, faces: Sequence[Faces], fps: float | None = None) -> dict[str, list]:

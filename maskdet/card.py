@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from maskdet.classifier import MaskClassifier
+import numpy as np
+
+
+class CardModel(Protocol):
+    """What a card reads of a `MaskClassifier` (a protocol, so that card.py does not import classifier.py,
+    which imports card.py to write its README)."""
+
+    architecture: str
+    label_names: Sequence[str]
+    input_size: tuple[int, ...]
+    mean: np.ndarray
+    std: np.ndarray
+
 
 DATA_LICENCES = {
     "facemask-voc": "Kaggle 'Face Mask Detection' (andrewmvd), CC0 1.0 Public Domain",
@@ -22,7 +34,7 @@ def _yaml_list(key: str, values: list[str]) -> str:
 
 
 def classifier_card(
-    clf: MaskClassifier,
+    clf: CardModel,
     metrics: dict[str, Any] | None = None,
     datasets: list[str] | None = None,
     base_model: str | None = None,
@@ -143,7 +155,7 @@ def classifier_card(
 
 
 def release_card(
-    clf: MaskClassifier,
+    clf: CardModel,
     classifier_readme: str | None,
     classifier_metrics: dict[str, Any] | None,
     detector_metrics: dict[str, Any] | None,

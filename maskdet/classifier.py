@@ -19,43 +19,20 @@ from typing import Any
 import cv2
 import numpy as np
 
-from maskdet import ort
+from maskdet import hub, ort
 from maskdet._env import configure_offline, num_threads
 from maskdet._errors import brief, require
 from maskdet.results import LABELS
 
-WEIGHTS_DIR = Path(__file__).parent / "weights" / "classifier"
-HUB_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
 BACKENDS = ("auto", "torch", "onnx")
-FIX = (
-    "restore the bundled classifier in your maskdet clone (git checkout -- maskdet/weights, then pip install . "
-    "again if it was installed without -e), or pass a folder written by MaskClassifier.save_pretrained "
-    "(--classifier on the command line, classifier= in Python)"
-)
+WEIGHTS_DIR = hub.CLASSIFIER.bundled  # model resolution lives in maskdet.hub; the name stays for existing imports
+FIX = hub.CLASSIFIER.fix
 _INTERP = {"bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC, "nearest": cv2.INTER_NEAREST}
 
 
 def resolve_classifier(source: str | Path | None) -> Path:
-    """A model folder from None (bundled), a local folder or a hub repo id (downloaded or cached)."""
-    if source is None:
-        if not (WEIGHTS_DIR / "config.json").is_file():
-            raise FileNotFoundError(
-                f"no bundled mask classifier in {str(WEIGHTS_DIR)!r}. Train one with `python train.py "
-                "--dataset ... --output-dir out` and pass it: --classifier out"
-            )
-        return WEIGHTS_DIR
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return path
-    if path.is_file():
-        raise ValueError(
-            f"classifier {str(path)!r} is a file; pass the folder holding config.json and model.safetensors"
-        )
-    from maskdet import hub
-
-    if hub.is_repo_id(source):
-        return hub.snapshot(str(source), [*HUB_FILES, "metrics.json"], "classifier")
-    raise FileNotFoundError(f"classifier {str(source)!r} not found: pass a model folder or a hub repo id (user/repo)")
+    """A model folder from None (bundled), a local folder or a hub repo id (`maskdet.hub.resolve`)."""
+    return hub.resolve(hub.CLASSIFIER, source)
 
 
 def calibrated_label_threshold(source: str | Path | None) -> float:

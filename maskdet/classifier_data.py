@@ -23,8 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from maskdet.assets import CROPS, EXTRA, VOC, YUNET
+from maskdet.boxes import expand_boxes
 from maskdet.data import BUNDLED_SPLIT, EXTRA_SPLIT, IMAGE_SUFFIXES, check_labels, load_split, load_voc, select
-from maskdet.pipeline import DEFAULT_MARGIN, crop_faces, expand_boxes
+from maskdet.pipeline import DEFAULT_MARGIN, crop_faces
 
 SYNTH_PREFIX = "synth_"
 # file-name prefix -> source: the two VOC scene sets, web crop folders, synthetic masks

@@ -1,7 +1,7 @@
 """The mask classifier alone on an image folder of face crops (`<folder>/<label>/*.jpg`).
 
 Folder names are read as the VOC files are (`data.VOC_LABEL_MAP`), so the Kaggle dataset's own
-`mask_weared_incorrect` works as it is. Metrics are `training.classification_metrics`, the same as at
+`mask_weared_incorrect` works as it is. Metrics are `evaluation.classification_metrics`, the same as at
 the end of training, so the figures compare directly.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from maskdet.data import IMAGE_SUFFIXES, VOC_LABEL_MAP
+from maskdet.evaluation import detailed_metrics
 from maskdet.imageio import load_image
 from maskdet.plots import markdown_matrix
-from maskdet.training import detailed_metrics
 
 
 def read_image_folder(root: str | Path, names: Sequence[str]) -> tuple[list[Path], np.ndarray]:

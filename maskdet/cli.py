@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from maskdet.assets import CROPS, EXTRA, VOC, WIDER_FACE_TFLITE, YUNET
-from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
 from maskdet.hub import PushError
+from maskdet.presets import LIVE, PHOTO, Preset
 
 TRAIN_COMMANDS = {
     "crops": "cut face crops + synthetic masks into an image folder (the classifier's data)",
@@ -307,14 +307,15 @@ def zoom_size(text: str) -> int | None:
     return int(text) or None
 
 
-def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live: bool = False) -> None:
+def add_model_args(p: argparse.ArgumentParser, preset: Preset = PHOTO, several_sizes: bool = False) -> None:
     """Model and threshold flags shared by every entry point (CLI, detect_video.py, app.py, evaluate.py).
 
-    `live`: video entry points, whose default detector size is the real-time one (LIVE_IMGSZ).
+    `preset`: the setting the defaults come from; `LIVE` (video entry points) has no --zoom or --flip,
+    whose values then are the preset's (one pass, no mirror).
     """
     p.add_argument("--detector", default=None, help="detector .pt/.onnx file, folder or hub repo id (default: bundled)")
     p.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
-    p.add_argument("--face-threshold", type=float, default=0.35, help="minimum face confidence")
+    p.add_argument("--face-threshold", type=float, default=preset.face_threshold, help="minimum face confidence")
     p.add_argument(
         "--label-threshold",
         type=float,
@@ -323,23 +324,25 @@ def add_model_args(p: argparse.ArgumentParser, several_sizes: bool = False, live
         "from its config.json; 0 for none)",
     )
     if several_sizes:
-        p.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
+        p.add_argument("--imgsz", type=int, nargs="+", default=[preset.imgsz], help="detector input sizes")
     else:
-        size = LIVE_IMGSZ if live else DEFAULT_IMGSZ
+        size = preset.imgsz
         p.add_argument("--imgsz", type=int, default=size, help=f"detector input size, longest side (default {size})")
-    if not live:
-        p.add_argument(
-            "--zoom",
-            type=zoom_size,
-            default=DEFAULT_ZOOM,
-            help=f"detector size of a second pass that adds small faces (default {DEFAULT_ZOOM}; 0: one pass, faster)",
-        )
-        p.add_argument(
-            "--flip",
-            action=argparse.BooleanOptionalAction,
-            default=DEFAULT_FLIP,
-            help="also detect on the mirrored image and fuse the views (default on; ~2x the photo time)",
-        )
+    if preset.zoom is None and not preset.flip:
+        p.set_defaults(zoom=None, flip=False)
+        return
+    add_photo_args(
+        p,
+        preset,
+        zoom_help=f"detector size of a second pass that adds small faces (default {preset.zoom}; 0: one pass, faster)",
+        flip_help="also detect on the mirrored image and fuse the views (default on; ~2x the photo time)",
+    )
+
+
+def add_photo_args(p: argparse.ArgumentParser, preset: Preset, zoom_help: str, flip_help: str | None = None) -> None:
+    """--zoom and --flip with the preset's defaults."""
+    p.add_argument("--zoom", type=zoom_size, default=preset.zoom, help=zoom_help)
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=preset.flip, help=flip_help)
 
 
 def pipeline_kwargs(a: argparse.Namespace) -> dict:
@@ -348,8 +351,8 @@ def pipeline_kwargs(a: argparse.Namespace) -> dict:
         "face_threshold": a.face_threshold,
         "label_threshold": a.label_threshold,
         "imgsz": a.imgsz,
-        "zoom": getattr(a, "zoom", None),  # video entry points have no --zoom or --flip
-        "flip": getattr(a, "flip", False),
+        "zoom": a.zoom,
+        "flip": a.flip,
     }
 
 
@@ -376,7 +379,7 @@ def detect_parser(prog: str = "maskdet detect") -> argparse.ArgumentParser:
     p.add_argument("--save-json", type=Path, default=None, metavar="FILE.jsonl", help="JSON Lines: one line per face")
     p.add_argument("--save-csv", type=Path, default=None, metavar="FILE.csv", help="CSV: one row per face")
     p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated images and videos")
-    p.add_argument("--live-imgsz", type=int, default=LIVE_IMGSZ, help=f"detector size for video (default {LIVE_IMGSZ})")
+    p.add_argument("--live-imgsz", type=int, default=LIVE.imgsz, help=f"detector size for video (default {LIVE.imgsz})")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video, camera or stream after N frames")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_args(p)
@@ -457,8 +460,8 @@ def batch_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--video-imgsz",
         type=int,
-        default=LIVE_IMGSZ,
-        help=f"detector input size for videos (default {LIVE_IMGSZ}, one pass, as detect_video.py)",
+        default=LIVE.imgsz,
+        help=f"detector input size for videos (default {LIVE.imgsz}, one pass, as detect_video.py)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -542,15 +545,23 @@ def _detect_image(source, pipe, a: argparse.Namespace, rows) -> int:
     return 0
 
 
+def progress_bar(src, max_frames: int | None = None, desc: str | None = None, disable: bool = False):
+    """A tqdm bar on stderr over the frames `src` (a `VideoSource`) will give: its length, or `max_frames`."""
+    from tqdm import tqdm
+
+    from maskdet.video import planned_frames
+
+    total = planned_frames(src, max_frames)
+    return tqdm(total=total, unit="frame", file=sys.stderr, disable=disable, dynamic_ncols=True, desc=desc)
+
+
 def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     """A video file, camera or URL through the video engine (tracking, live settings); 1 when it failed."""
     import time
     from dataclasses import replace
 
-    from tqdm import tqdm
-
     from maskdet.export import face_rows
-    from maskdet.video import OutputError, open_source, process_video
+    from maskdet.video import OutputError, open_source, run_video
 
     try:
         src = open_source(source.target)
@@ -560,8 +571,7 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     if a.output_dir:
         name = "camera" + source.target.strip("/").replace("/", "_") if source.kind == "camera" else None
         output = a.output_dir / f"{name or Path(source.target.split('?')[0]).stem or 'stream'}.mp4"
-    total = src.frame_count if a.max_frames is None or src.frame_count is None else min(src.frame_count, a.max_frames)
-    bar = tqdm(total=total, unit="frame", file=sys.stderr, disable=a.quiet, dynamic_ncols=True, desc=source.target)
+    bar = progress_bar(src, a.max_frames, desc=source.target, disable=a.quiet)
     t0, count = time.monotonic(), 0
 
     def on_frame(_annotated, faces) -> None:
@@ -574,26 +584,22 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     live = replace(pipe.with_preset("live"), imgsz=a.live_imgsz)  # the same models, as detect_video.py runs
     try:
         with bar:
-            summary = process_video(
-                live, src, output, blur=a.blur, max_frames=a.max_frames, on_frame=on_frame, track=True
-            )
+            summary = run_video(live, src, output, blur=a.blur, max_frames=a.max_frames, on_frame=on_frame, track=True)
     except (OutputError, ValueError) as e:
         return _report(source.target, str(e), key="video")
-    short = {k: v for k, v in summary.items() if k not in ("timeline", "events")}
-    print(json.dumps({"video": source.target, **short, "events": len(summary["events"])}), flush=True)
+    print(json.dumps({"video": source.target, **summary.brief()}), flush=True)
     return 0
 
 
 def info_main(argv: list[str], prog: str = "maskdet info") -> int:
     """`maskdet info`: where the bundled models are and what they score (from their metrics)."""
     argparse.ArgumentParser(prog=prog, description="Show the bundled models and their metrics.").parse_args(argv)
-    from maskdet.classifier import WEIGHTS_DIR as CLS_DIR
-    from maskdet.detector import WEIGHTS_DIR
+    from maskdet.hub import CLASSIFIER, WEIGHTS_DIR
 
     info = {"version": __import__("maskdet").__version__, "weights_dir": str(WEIGHTS_DIR)}
     for name, path in (
         ("detector_metrics", WEIGHTS_DIR / "detector_metrics.json"),
-        ("classifier_metrics", CLS_DIR / "metrics.json"),
+        ("classifier_metrics", CLASSIFIER.bundled / "metrics.json"),
     ):
         info[name] = json.loads(path.read_text()) if path.is_file() else None
     print(json.dumps(info, indent=2))
@@ -623,17 +629,14 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
     f.add_argument(
         "--detector", nargs="+", default=[None], help="detector files, folders or hub ids, compared (default: bundled)"
     )
-    f.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ], help="detector input sizes")
-    f.add_argument(
-        "--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="also run each smaller size with a zoomed pass (0: none)"
+    f.add_argument("--imgsz", type=int, nargs="+", default=[PHOTO.imgsz], help="detector input sizes")
+    add_photo_args(
+        f,
+        PHOTO,
+        zoom_help="also run each smaller size with a zoomed pass (0: none)",
+        flip_help="the photo settings (+zoom) also run on the mirrored image (+flip; default on, as photos run)",
     )
-    f.add_argument(
-        "--flip",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_FLIP,
-        help="the photo settings (+zoom) also run on the mirrored image (+flip; default on, as photos run)",
-    )
-    f.add_argument("--threshold", type=float, default=0.35, help="operating face threshold for recall")
+    f.add_argument("--threshold", type=float, default=PHOTO.face_threshold, help="operating face threshold for recall")
     f.add_argument("--yunet", type=Path, default=YUNET.default, help="YuNet ONNX (docs/data.md)")
     f.add_argument("--yunet-threshold", type=float, default=0.6)
     f.add_argument("--json", type=Path, default=None, help="write the full report here")
@@ -649,10 +652,9 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--detector", nargs="+", default=[None], help="detectors compared (default: bundled)")
     u.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
-    u.add_argument("--imgsz", type=int, nargs="+", default=[DEFAULT_IMGSZ, LIVE_IMGSZ], help="detector input sizes")
-    u.add_argument("--zoom", type=zoom_size, default=DEFAULT_ZOOM, help="photo setting's zoomed pass (0: none)")
-    u.add_argument("--flip", action=argparse.BooleanOptionalAction, default=DEFAULT_FLIP)
-    u.add_argument("--face-threshold", type=float, default=0.35)
+    u.add_argument("--imgsz", type=int, nargs="+", default=[PHOTO.imgsz, LIVE.imgsz], help="detector input sizes")
+    add_photo_args(u, PHOTO, zoom_help="photo setting's zoomed pass (0: none)")
+    u.add_argument("--face-threshold", type=float, default=PHOTO.face_threshold)
     u.add_argument("--json", type=Path, default=None, help="write the full report here")
     c = sub.add_parser("classify", help="the classifier alone on an image folder <folder>/<label>/*.jpg")
     c.add_argument("--data", type=Path, required=True, help="image folder with one sub-folder per label")
@@ -667,7 +669,8 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
 def detector_settings(a: argparse.Namespace) -> Iterator[tuple]:
     """(report name, detector, size, zoom, flip) for every `--detector` at every setting it runs: each
     `--imgsz` alone, then as photos run (`run_configs`); names as `report_names` and `config_name` give."""
-    from maskdet.detector import FaceDetector, config_name, report_names, run_configs
+    from maskdet.detector import FaceDetector
+    from maskdet.runs import config_name, report_names, run_configs
 
     detectors = [FaceDetector.load(source) for source in a.detector]
     for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):

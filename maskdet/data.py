@@ -28,8 +28,15 @@ VOC_LABEL_MAP = {
 }
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SPLITS_DIR = Path(__file__).parent / "splits"
-BUNDLED_SPLIT = SPLITS_DIR / "facemask-voc.json"
-EXTRA_SPLIT = SPLITS_DIR / "facemask-extra.json"  # make_split(seed 0, val_fraction 0.2)
+
+
+def bundled_split(name: str) -> Path:
+    """Where the bundled split of the dataset folder called `name` lives (it may not exist: see `split_for`)."""
+    return SPLITS_DIR / f"{name}.json"
+
+
+BUNDLED_SPLIT = bundled_split("facemask-voc")
+EXTRA_SPLIT = bundled_split("facemask-extra")  # make_split(seed 0, val_fraction 0.2)
 
 
 @dataclass
@@ -200,7 +207,7 @@ def split_for(root: str | Path) -> Path:
     Raises:
         FileNotFoundError: no bundled split has that name; the message says how to make one.
     """
-    path = SPLITS_DIR / f"{Path(root).resolve().name}.json"
+    path = bundled_split(Path(root).resolve().name)
     if not path.is_file():
         raise FileNotFoundError(
             f"no bundled split for {str(root)!r} (looked for {path.name} in {str(SPLITS_DIR)!r}); make one with "

@@ -2,87 +2,33 @@
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from maskdet._env import configure_ultralytics
+from maskdet import hub
+from maskdet._env import configure_ultralytics, read_json
 from maskdet._errors import brief
-from maskdet.evaluation import match
-from maskdet.ort import nms
+from maskdet.boxes import fuse_views, merge_passes
+from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
+from maskdet.runs import config_name  # noqa: F401  (app.py imports it from here)
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-# Detector input size (longest side). Photos: 640, which finds the tiny faces of crowd scenes (face AP@0.5
-# 0.864 vs 0.703 at 320 on our validation split). Live video (webcam, streams, video files): 320, real time
-# on 2 CPU cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. docs/speed.md.
-DEFAULT_IMGSZ = 640
-LIVE_IMGSZ = 320
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
-# where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones. Photo entry
-# points (maskdet detect, the Image tab, /detect_image, evaluate.py) run 640 + a 1024 pass by default:
-# face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (docs/accuracy.md). `Pipeline` itself
-# runs one pass unless given `zoom`.
+# where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones (maskdet.presets).
 SMALL_FACE = 32
-DEFAULT_ZOOM = 1024
-# Photo entry points also run both passes on the mirrored image and fuse each pair of views (`fuse_views`):
-# face AP@0.5 0.919 vs 0.909 on all faces, 0.954 vs 0.946 on faces of 16 px and more, AP@0.5:0.95 0.612
-# vs 0.598, end-to-end mAP@0.5 0.836 (0.829 mirroring the 640 pass alone), for ~2x the photo time
-# (model_card.md). Live video never flips. `--no-flip` turns it off.
-DEFAULT_FLIP = True
-# Looked up in this order inside a folder or hub repo; ONNX first because it cannot run code on load,
-# and the INT8 copy (maskdet.quantize) first of all: ~3/4 of the float time at the same face AP.
-DETECTOR_FILES = (
-    "detector-int8.onnx",
-    "detector.onnx",
-    "detector.pt",
-    "best.onnx",
-    "best.pt",
-    "model.onnx",
-    "model.pt",
-)
-HUB_DETECTOR_FILES = ("detector-int8.onnx", "detector.onnx", "model.onnx", "best.onnx")  # never unpickle a download
-FIX = (
-    "the file is corrupt or not a YOLO model. Fix: restore the bundled detector in your maskdet clone (git "
-    "checkout -- maskdet/weights, then pip install . again if it was installed without -e), or pass another "
-    ".onnx/.pt (--detector on the command line, detector= in Python)"
-)
+# The photo and live settings live in maskdet.presets; these names stay for existing imports.
+DEFAULT_IMGSZ = PHOTO.imgsz
+LIVE_IMGSZ = LIVE.imgsz
+DEFAULT_ZOOM = PHOTO.zoom
+DEFAULT_FLIP = PHOTO.flip
+WEIGHTS_DIR = hub.WEIGHTS_DIR  # model resolution lives in maskdet.hub; the name stays for existing imports
 
 
 def resolve_detector(source: str | Path | None) -> Path:
-    """A detector file from None (bundled), a file, a folder or a hub repo id.
-
-    Raises:
-        FileNotFoundError: nothing loadable there; the message says what was looked for and the fix.
-    """
-    if source is None:
-        folder = WEIGHTS_DIR
-        for name in DETECTOR_FILES:
-            if (folder / name).is_file():
-                return folder / name
-        raise FileNotFoundError(
-            f"no bundled face detector in {str(folder)!r} (looked for {', '.join(DETECTOR_FILES[:2])}). "
-            "Train one with `python train.py detector ...` or pass a model: --detector path/to/best.pt"
-        )
-    from maskdet import hub
-
-    path = Path(source).expanduser()
-    if path.is_file():
-        if path.suffix.lower() not in (".pt", ".onnx"):
-            raise ValueError(f"detector file {str(path)!r} must be a .pt or .onnx file")
-        return path
-    if path.is_dir():
-        return _in_folder(path, DETECTOR_FILES, f"folder {str(path)!r}")
-    if hub.is_repo_id(source):  # never unpickle a download: ONNX only
-        folder = hub.snapshot(str(source), [*HUB_DETECTOR_FILES, "detector_metrics.json"], "detector")
-        return _in_folder(folder, HUB_DETECTOR_FILES, f"hub repo {source!r} (hub detectors load from ONNX only)")
-    raise FileNotFoundError(
-        f"detector {str(source)!r} not found: pass a .pt/.onnx file, a folder holding detector.onnx, or a hub repo id"
-    )
+    """A detector file from None (bundled), a file, a folder or a hub repo id (`maskdet.hub.resolve`)."""
+    return hub.resolve(hub.DETECTOR, source)
 
 
 def detector_metrics(path: Path | None) -> dict | None:
@@ -95,53 +41,12 @@ def detector_metrics(path: Path | None) -> dict | None:
         path.parent / "metrics.json",
         path.parent.parent / "metrics.json",  # runs/detector/weights/best.pt -> runs/detector/metrics.json
     ):
-        try:
-            metrics = json.loads(candidate.read_text())
-        except (OSError, ValueError):
+        metrics = read_json(candidate)
+        if metrics is None:
             continue
         if candidate.name == "detector_metrics.json" or (isinstance(metrics, dict) and "map50" in metrics):
             return metrics
     return None
-
-
-def run_sizes(detector: Any, asked: Sequence[int]) -> list[int]:
-    """The input sizes `detector` really runs for `asked`, each once, in order (a static ONNX export has one)."""
-    fixed = getattr(detector, "imgsz_fixed", None)
-    return list(dict.fromkeys(fixed or n for n in asked))
-
-
-def run_configs(
-    detector: Any, asked: Sequence[int], zoom: int | None = None, flip: bool = False
-) -> list[tuple[int, int | None, bool]]:
-    """Evaluation settings as (size, zoom, flip): one pass at each of `run_sizes` (how live video runs),
-    then the photo setting at each size where it adds a pass: the mirrored view with `flip`, the zoomed
-    pass for sizes under `zoom` (none for a static ONNX export, which runs one size only)."""
-    sizes = run_sizes(detector, asked)
-    fixed = getattr(detector, "imgsz_fixed", None)
-    photo = [(s, zoom if zoom and s < zoom and not fixed else None, flip) for s in sizes]
-    return [(s, None, False) for s in sizes] + [c for c in photo if c[1] or c[2]]
-
-
-def config_name(size: int, zoom: int | None = None, flip: bool = False) -> str:
-    """How reports name a detector setting: "640", "640+1024", "640+flip+1024" (flip mirrors every pass)."""
-    return f"{size}{'+flip' if flip else ''}{f'+{zoom}' if zoom else ''}"
-
-
-def report_names(paths: Sequence[Path]) -> list[str]:
-    """Each detector's file name, or its whole path where two share a name (two runs' detector-int8.onnx):
-    reports key their rows by it, and a repeated key would drop one detector's figures."""
-    counts = Counter(path.name for path in paths)
-    return [path.name if counts[path.name] == 1 else str(path) for path in paths]
-
-
-def _in_folder(folder: Path, names: Sequence[str], where: str) -> Path:
-    """The first of `names` in `folder`; a classifier's model.onnx beside config.json (a release) is no detector."""
-    if (folder / "config.json").is_file():
-        names = [n for n in names if not n.startswith("model.")]
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"no detector in {where}; expected one of {list(names)}")
 
 
 class FaceDetector:
@@ -174,7 +79,7 @@ class FaceDetector:
                 det.model = YOLO(str(path), task="detect")
             det.detect(np.zeros((64, 64, 3), np.uint8), imgsz=det.imgsz_fixed or 64)  # load now: fail early
         except Exception as e:
-            raise ValueError(f"cannot load face detector {str(path)!r} ({brief(e)}): {FIX}") from e
+            raise ValueError(f"cannot load face detector {str(path)!r} ({brief(e)}): {hub.DETECTOR.fix}") from e
         return det
 
     @property
@@ -193,9 +98,9 @@ class FaceDetector:
     def detect(
         self,
         frame: np.ndarray,
-        conf: float = 0.35,
-        iou: float = 0.5,
-        imgsz: int = DEFAULT_IMGSZ,
+        conf: float = PHOTO.face_threshold,
+        iou: float = PHOTO.iou,
+        imgsz: int = PHOTO.imgsz,
         zoom: int | None = None,
         flip: bool = False,
     ) -> Faces:
@@ -239,10 +144,7 @@ class FaceDetector:
             boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=imgsz)
             return Faces(boxes=boxes, scores=scores) if len(boxes) else Faces.empty()
         result = self.model.predict(frame, conf=conf, iou=iou, imgsz=imgsz, device="cpu", verbose=False)[0]
-        boxes = result.boxes
-        if boxes is None or len(boxes) == 0:
-            return Faces.empty()
-        return Faces(boxes=boxes.xyxy.cpu().numpy(), scores=boxes.conf.cpu().numpy())
+        return Faces.from_ultralytics(result)
 
     def export_onnx(self, imgsz: int = 640, dynamic: bool = False, out: str | Path | None = None) -> Path:
         """Export to ONNX (offline, ~1 s); returns the .onnx path."""
@@ -255,38 +157,3 @@ class FaceDetector:
 
     def __repr__(self) -> str:
         return f"FaceDetector(path={str(self.path)!r})"
-
-
-def fuse_views(first: Faces, second: Faces, iou: float) -> Faces:
-    """Weighted box fusion (Solovyev et al. 2021) of one frame's faces seen two ways, e.g. mirrored.
-
-    Faces are paired one-to-one at `iou` (greedy by score). A pair becomes one face with the
-    score-weighted mean box and the mean score; a face one view alone finds keeps half its score (the
-    other view votes 0). Unlike NMS over the union, agreement raises a face's rank and a box seen once
-    drops, so AP and precision rise together. ensemble-boxes implements the same rule but needs numba
-    and pandas for these few lines.
-    """
-    pair = match(second.boxes, first.boxes, first.scores, iou)  # per face of `second`: its partner or -1
-    boxes = first.boxes.astype(np.float32)
-    scores = first.scores.astype(np.float32) / 2
-    j = np.flatnonzero(pair >= 0)
-    i = pair[j]
-    sa, sb = first.scores[i], second.scores[j]
-    wa, wb = np.maximum(sa, 1e-6)[:, None], np.maximum(sb, 1e-6)[:, None]  # scores of 0 (conf=0): even weights
-    boxes[i] = (first.boxes[i] * wa + second.boxes[j] * wb) / (wa + wb)
-    scores[i] = (sa + sb) / 2
-    alone = pair < 0
-    boxes = np.concatenate([boxes, second.boxes[alone].astype(np.float32)]).reshape(-1, 4)
-    scores = np.concatenate([scores, second.scores[alone].astype(np.float32) / 2])
-    order = np.argsort(-scores, kind="stable")
-    return Faces(boxes=boxes[order], scores=scores[order])
-
-
-def merge_passes(first: Faces, second: Faces, iou: float) -> Faces:
-    """Both passes' faces in one list, best first, without duplicates (NMS at `iou` over the union)."""
-    if not len(second):
-        return first
-    boxes = np.concatenate([first.boxes, second.boxes]).astype(np.float32)
-    scores = np.concatenate([first.scores, second.scores]).astype(np.float32)
-    keep = nms(np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1), scores, 0.0, iou)
-    return Faces(boxes=boxes[keep], scores=scores[keep])

@@ -1,4 +1,6 @@
-"""Detection metrics with pycocotools (the reference COCO implementation that torchmetrics wraps).
+"""Metrics: detection (pycocotools) and classification (accuracy, macro-F1, confusion; by face size and source).
+
+Detection metrics with pycocotools (the reference COCO implementation that torchmetrics wraps).
 
 We call COCOeval directly because it lets us set our own face-size ranges: COCO's small/medium/large
 (32 / 96 px) say nothing about crowd faces, ours are < 16 px, 16-48 px and > 48 px, where size is
@@ -11,8 +13,11 @@ import contextlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from maskdet.boxes import match
 
 SIZE_RANGES = {"all": (0, 1e5), "<16px": (0, 16), "16-48px": (16, 48), ">48px": (48, 1e5), ">=16px": (16, 1e5)}
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)  # COCOeval's recall thresholds: where the PR curves are sampled
@@ -149,33 +154,6 @@ def mean_average_precision(
     return out
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) x (M, 4) xyxy -> (N, M) IoU."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def match(gt: np.ndarray, pred: np.ndarray, scores: np.ndarray, iou: float = 0.5) -> np.ndarray:
-    """Greedy one-to-one matching by score (as COCO does): index of the matched prediction per GT, -1 if none."""
-    matched = np.full(len(gt), -1, np.int64)
-    if not len(gt) or not len(pred):
-        return matched
-    ious = box_iou(pred, gt)
-    taken = np.zeros(len(gt), bool)
-    for p in np.argsort(-np.asarray(scores), kind="stable"):
-        cand = np.where(~taken & (ious[p] >= iou))[0]
-        if cand.size:
-            g = cand[np.argmax(ious[p, cand])]
-            taken[g] = True
-            matched[g] = p
-    return matched
-
-
 def recall_precision(
     gts: Sequence[ImageBoxes],
     preds: Sequence[ImageBoxes],
@@ -199,3 +177,67 @@ def recall_precision(
         "recall": {k: (h / n if n else float("nan")) for k, (h, n) in hits.items()},
         "precision": tp / (tp + fp) if tp + fp else float("nan"),
     }
+
+
+# ------------------------------------------------------------------ classification (crops -> labels)
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision / recall / F1 / support and the confusion matrix (rows = true)."""
+    k = len(names)
+    cm = np.bincount(np.asarray(y_true) * k + np.asarray(y_pred), minlength=k * k).reshape(k, k)
+    per_class = {}
+    for i, name in enumerate(names):
+        tp, support, predicted = cm[i, i], cm[i].sum(), cm[:, i].sum()
+        p = tp / predicted if predicted else 0.0
+        r = tp / support if support else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        per_class[name] = {"precision": float(p), "recall": float(r), "f1": float(f1), "support": int(support)}
+    present = [v["f1"] for v in per_class.values() if v["support"]]
+    return {
+        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+        "macro_f1": float(np.mean(present)) if present else 0.0,
+        "per_class": per_class,
+        "confusion_matrix": cm.tolist(),
+        "labels": list(names),
+        "num_samples": int(cm.sum()),
+    }
+
+
+SIZE_BINS = (("<16", 0, 16), ("16-32", 16, 32), (">=32", 32, float("inf")))  # face side in pixels
+
+
+def detailed_metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    names: tuple[str, ...],
+    sides: np.ndarray | None = None,
+    sources: list[str] | None = None,
+) -> dict[str, Any]:
+    """`classification_metrics` plus accuracy by face size (`SIZE_BINS`) and by source, where known.
+
+    Args:
+        sides: (N,) face side in pixels (`classifier_data.face_side`).
+        sources: (N,) source names (`classifier_data.source_of`).
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    m = classification_metrics(y_true, y_pred, names)
+    ok = y_true == y_pred
+    if sides is not None:
+        sides = np.asarray(sides, np.float64)
+        m["by_size"] = {
+            name: {"accuracy": float(ok[sel].mean()) if sel.any() else None, "count": int(sel.sum())}
+            for name, lo, hi in SIZE_BINS
+            for sel in [(sides >= lo) & (sides < hi)]
+        }
+    if sources is not None:
+        src = np.asarray(sources)
+        m["by_source"] = {
+            name: {
+                "accuracy": float(ok[src == name].mean()),
+                "macro_f1": classification_metrics(y_true[src == name], y_pred[src == name], names)["macro_f1"],
+                "count": int((src == name).sum()),
+            }
+            for name in sorted(set(sources))
+        }
+    return m

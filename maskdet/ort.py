@@ -16,6 +16,7 @@ import numpy as np
 
 from maskdet._env import num_threads
 from maskdet._errors import brief
+from maskdet.boxes import nms
 
 PAD_VALUE = 114  # ultralytics' letterbox grey
 
@@ -58,12 +59,6 @@ def letterbox(frame: np.ndarray, size: int, stride: int = 32, square: bool = Fal
     img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
     blob = cv2.dnn.blobFromImage(img, scalefactor=1 / 255.0, swapRB=True)
     return blob, r, (left, top)
-
-
-def nms(xywh: np.ndarray, scores: np.ndarray, conf: float, iou: float) -> np.ndarray:
-    """Indices of the boxes (N, 4) x, y, w, h that OpenCV's NMS keeps, best score first."""
-    idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), conf, iou), dtype=int).reshape(-1)
-    return idx[np.argsort(-scores[idx], kind="stable")]
 
 
 class OnnxYolo:

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
+from maskdet import presets
+from maskdet.boxes import expand_boxes
+from maskdet.presets import PHOTO, Preset
 from maskdet.results import Faces
 
 if TYPE_CHECKING:
@@ -19,45 +21,14 @@ if TYPE_CHECKING:
     from maskdet.detector import FaceDetector
 
 DEFAULT_MARGIN = 0.15
-# Named detector settings, so that a caller says which product it wants instead of three numbers.
-# photo: what `maskdet detect`, the Image tab and /detect_image run (640, a 1024 pass for small faces, both
-# also mirrored; ~330 ms a photo on 2 cores). live: what video and the webcam run (one 320 pass, real time).
-# Without a preset, `Pipeline` runs one 640 pass.
-PRESETS: dict[str, dict] = {
-    "photo": {"imgsz": DEFAULT_IMGSZ, "zoom": DEFAULT_ZOOM, "flip": DEFAULT_FLIP},
-    "live": {"imgsz": LIVE_IMGSZ, "zoom": None, "flip": False},
-}
+# Named detector settings (maskdet.presets), so that a caller says which product it wants instead of three
+# numbers. Without a preset, `Pipeline` runs one 640 pass.
+PRESETS = presets.PRESETS
 
 
-def preset_settings(preset: str | None) -> dict:
-    """The detector settings of a named preset ({} for None); an unknown name lists the known ones."""
-    if preset is None:
-        return {}
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; use one of {', '.join(map(repr, PRESETS))} (or None)")
-    return dict(PRESETS[preset])
-
-
-def expand_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
-    """Grow xyxy boxes by `margin` x their size on every side, clip to the frame, round to int pixels.
-
-    The same function cuts training crops (data.py) and inference crops, so both see the same context.
-
-    Returns:
-        (N, 4) int32 xyxy with x1 < x2 <= width and y1 < y2 <= height (at least one pixel each way).
-    """
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    grown = boxes + np.stack([-w, -h, w, h], axis=1) * margin
-    out = np.round(grown).astype(np.int32)
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
-    out[:, 0] = np.minimum(out[:, 0], width - 1)
-    out[:, 1] = np.minimum(out[:, 1], height - 1)
-    out[:, 2] = np.maximum(out[:, 2], out[:, 0] + 1)
-    out[:, 3] = np.maximum(out[:, 3], out[:, 1] + 1)
-    return out
+def preset_settings(preset: str | Preset | None) -> dict:
+    """The detector settings of a preset or its name ({} for None); an unknown name lists the known ones."""
+    return {} if preset is None else presets.get(preset).detector_settings()
 
 
 def crop_faces(frame: np.ndarray, boxes: np.ndarray, margin: float = DEFAULT_MARGIN) -> list[np.ndarray]:
@@ -87,9 +58,9 @@ class Pipeline:
 
     detector: FaceDetector
     classifier: MaskClassifier
-    face_threshold: float = 0.35
-    iou: float = 0.5
-    imgsz: int = DEFAULT_IMGSZ
+    face_threshold: float = PHOTO.face_threshold
+    iou: float = PHOTO.iou
+    imgsz: int = PHOTO.imgsz
     zoom: int | None = None
     flip: bool = False
     margin: float = DEFAULT_MARGIN
@@ -115,7 +86,7 @@ class Pipeline:
         detector: str | Path | None = None,
         classifier: str | Path | None = None,
         *,
-        preset: str | None = None,
+        preset: str | Preset | None = None,
         **kwargs,
     ) -> Pipeline:
         """Load both models (bundled defaults when None; else a file, a folder or a hub repo id).
@@ -125,8 +96,9 @@ class Pipeline:
         unless HF_HUB_OFFLINE=0 allows downloads.
 
         Args:
-            preset: "photo" (most faces, ~6x the time of one pass) or "live" (real time on video);
-                None: one 640 pass. Keyword arguments (imgsz=, zoom=, flip=, thresholds) override it.
+            preset: "photo" (most faces, ~6x the time of one pass) or "live" (real time on video), or a
+                `maskdet.presets.Preset`; None: one 640 pass. Keyword arguments (imgsz=, zoom=, flip=,
+                thresholds) override it.
         """
         from maskdet.classifier import MaskClassifier
         from maskdet.detector import FaceDetector
@@ -136,7 +108,7 @@ class Pipeline:
         detector, classifier = release_sources(detector, classifier)
         return cls(FaceDetector.load(detector), MaskClassifier.from_pretrained(classifier), **settings)
 
-    def with_preset(self, preset: str) -> Pipeline:
+    def with_preset(self, preset: str | Preset) -> Pipeline:
         """The same models and thresholds with a preset's detector settings (no model is reloaded)."""
         return replace(self, **preset_settings(preset))
 

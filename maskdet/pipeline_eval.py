@@ -28,12 +28,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from maskdet.boxes import match
 from maskdet.data import VocImage
-from maskdet.detector import DEFAULT_IMGSZ, config_name, run_configs
-from maskdet.evaluation import RECALL_POINTS, ImageBoxes, match, mean_average_precision
+from maskdet.evaluation import RECALL_POINTS, ImageBoxes, mean_average_precision
 from maskdet.pipeline import Pipeline
 from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
+from maskdet.presets import PHOTO
 from maskdet.results import UNKNOWN, Faces
+from maskdet.runs import config_name, run_configs
 
 FLOOR = 0.001  # face confidence the pipeline runs at: AP needs the whole ranking, not just the operating point
 MISSED, FALSE_FACE = "missed", "false face"
@@ -186,7 +188,7 @@ def _ratio(num: float, den: float) -> float:
 def evaluate_pipeline(
     pipe: Pipeline,
     items: Sequence[VocImage],
-    imgsz: Sequence[int] = (DEFAULT_IMGSZ,),
+    imgsz: Sequence[int] = (PHOTO.imgsz,),
     floor: float = FLOOR,
     zoom: int | None = None,
 ) -> dict[str, dict]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ
 from maskdet.ort import letterbox
+from maskdet.presets import LIVE, PHOTO
 
 INT8_NAME = "detector-int8.onnx"
 # the quantised part of the head: each branch's two hidden convs (cv2.i.0/1, cv3.i.0/1) and their SiLU
@@ -38,7 +38,7 @@ def head_prefix(model) -> str:
 
 
 def calibration_blobs(
-    images: Iterable[str | Path | np.ndarray], sizes: Sequence[int] = (LIVE_IMGSZ, DEFAULT_IMGSZ), limit: int = 64
+    images: Iterable[str | Path | np.ndarray], sizes: Sequence[int] = (LIVE.imgsz, PHOTO.imgsz), limit: int = 64
 ) -> list[np.ndarray]:
     """Letterboxed input blobs, cycling through `sizes` (the sizes we serve), from up to `limit` images."""
     blobs = []
@@ -58,7 +58,7 @@ def quantize_detector(
     onnx_path: str | Path,
     out_path: str | Path,
     images: Iterable[str | Path | np.ndarray],
-    sizes: Sequence[int] = (LIVE_IMGSZ, DEFAULT_IMGSZ),
+    sizes: Sequence[int] = (LIVE.imgsz, PHOTO.imgsz),
     limit: int = 64,
 ) -> Path:
     """Write an INT8 copy of a float YOLOv8 detector ONNX, calibrated on `images` (BGR arrays or files).

@@ -7,7 +7,7 @@ the pipeline, the annotator, the video engine, the app and the HTTP API all pass
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,27 @@ class Faces:
         """No faces: what a frame without people gives."""
         return cls(boxes=np.zeros((0, 4), np.float32), scores=np.zeros(0, np.float32), names=names)
 
+    @classmethod
+    def from_ultralytics(cls, result: Any, names: tuple[str, ...] = LABELS) -> Faces:
+        """The boxes of one ultralytics `Results` (one image's `model.predict(...)[0]`), unclassified."""
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return cls.empty(names)
+        return cls(boxes=boxes.xyxy.cpu().numpy(), scores=boxes.conf.cpu().numpy(), names=names)
+
+    def to_supervision(self) -> Any:
+        """These faces as `supervision.Detections` (xyxy, confidence, class_id = label id, tracker_id = track
+        id), with `data["index"]` the row in `self`, so results of supervision's trackers and zones map back."""
+        import supervision as sv
+
+        return sv.Detections(
+            xyxy=self.boxes.reshape(-1, 4),
+            confidence=self.scores,
+            class_id=self.label_ids,
+            tracker_id=self.track_ids,
+            data={"index": np.arange(len(self))},
+        )
+
     def __len__(self) -> int:
         return len(self.boxes)
 
@@ -146,3 +167,102 @@ class Faces:
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
+
+
+@dataclass
+class VideoSummary:
+    """A whole video's result (`maskdet.video.run_video`): what the app, the CLI, the JSON files and the HTTP
+    API show. `to_dict()` is the JSON form, key for key.
+
+    Attributes:
+        source: the file, camera or URL (credentials redacted).
+        live: frames came from a camera or stream (times are wall-clock).
+        frames: processed frames.
+        fps, width, height: the source's.
+        duration_s: video time covered.
+        faces: face detections over all frames; faces_per_label: the same per label.
+        people: unique tracked people per label (None without tracking); people_total: their sum.
+        compliance: share of labelled people (or faces without tracking) wearing a mask correctly; None if none.
+        compliance_basis: "people" or "faces".
+        processing_fps, processing_s: speed.
+        line: line-crossing counts (`LineCounter.counts`) or None.
+        timeline: rows (frame, time, faces, a count per label and unknown), one every timeline step.
+        events: violation events (`Tracker`).
+        skipped_frames: corrupt frames skipped; dropped_frames: frames a live source dropped.
+        output: the annotated video written, or None.
+        stopped: why it ended ('end', 'max_frames', 'stop', 'quit', 'interrupted', 'error', 'source_lost',
+            'truncated').
+    """
+
+    source: str | None
+    live: bool
+    frames: int
+    fps: float
+    width: int
+    height: int
+    duration_s: float
+    faces: int
+    faces_per_label: dict[str, int]
+    people: dict[str, int] | None
+    people_total: int | None
+    compliance: float | None
+    compliance_basis: str
+    processing_fps: float | None
+    processing_s: float
+    line: dict[str, Any] | None
+    timeline: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    skipped_frames: int = 0
+    dropped_frames: int = 0
+    output: str | None = None
+    stopped: str = "end"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoSummary:
+        """From `to_dict()`'s form (a JSON file, an API answer); unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise ValueError(f"unknown video summary keys {extra}; expected some of {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, keys in the order the summary files and the HTTP API have always had."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def brief(self) -> dict[str, Any]:
+        """`to_dict()` without the timeline, and the events as their number: one printable line's worth."""
+        out = {k: v for k, v in self.to_dict().items() if k not in ("timeline", "events")}
+        out["events"] = len(self.events)
+        return out
+
+    def to_csv_rows(self) -> list[list[Any]]:
+        """The timeline as CSV rows, the header first (every column any row has, in first-seen order)."""
+        header = list(dict.fromkeys(k for row in self.timeline for k in row))
+        return [header] + [[row.get(k, "") for k in header] for row in self.timeline] if header else []
+
+    def counts_text(self) -> str:
+        """One line in words: frames, faces, people per label, compliance, events, speed, skipped frames."""
+        text = [
+            f"{self.frames} frames ({self.duration_s:.1f} s at {self.fps:.0f} FPS)",
+            f"{self.faces} face detections",
+        ]
+        if self.people is not None:
+            words = {label: label.replace("_", " ") for label in self.people}
+            text.append(f"{sum(self.people.values())} people" + counts_text(self.people, lead=", ", short=words))
+        if self.compliance is not None:
+            text.append(f"{self.compliance:.0%} of {self.compliance_basis} wearing a mask correctly")
+        if self.events:
+            text.append(f"{len(self.events)} violation events")
+        if self.processing_fps:
+            text.append(f"processed at {self.processing_fps:.1f} FPS")
+        if self.skipped_frames:
+            text.append(f"{self.skipped_frames} corrupt frames skipped")
+        return " · ".join(text)
+
+
+def counts_text(counts: dict[str, int], lead: str = "", sep: str = ", ", short: dict[str, str] | None = None) -> str:
+    """{label: n} in words: "2 mask, 1 no mask" (labels renamed by `short`, zeros left out), after `lead`
+    when there is any."""
+    parts = [f"{n} {(short or {}).get(label, label)}" for label, n in counts.items() if n]
+    return lead + sep.join(parts) if parts else ""

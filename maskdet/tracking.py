@@ -102,8 +102,6 @@ class Tracker:
             The same faces (same order and boxes) with `track_ids` set (person numbers, -1 while not yet
             confirmed) and labels, label scores and probs replaced by their per-person moving average.
         """
-        import supervision as sv
-
         self.frame += 1
         self.new_events = []
         if self.names is None:
@@ -111,12 +109,7 @@ class Tracker:
         elif faces.names != self.names:
             raise ValueError(f"faces.names changed from {self.names} to {faces.names}; use a new Tracker")
         n = len(faces)
-        detections = sv.Detections(
-            xyxy=faces.boxes.astype(np.float32).reshape(-1, 4),
-            confidence=faces.scores.astype(np.float32),
-            data={"index": np.arange(n)},
-        )
-        tracked = self._bytetrack.update(detections, timestamp=self._tracker_time(time))
+        tracked = self._bytetrack.update(faces.to_supervision(), timestamp=self._tracker_time(time))
         bytetrack_ids = np.full(n, -1, np.int64)
         if len(tracked):
             bytetrack_ids[np.asarray(tracked.data["index"], np.int64)] = tracked.tracker_id
@@ -213,12 +206,3 @@ class Tracker:
             self._track_time = float(time)
         self._last_time = float(time)
         return self._track_time
-
-    def reset(self) -> None:
-        """Forget every track and person (a new video)."""
-        self._bytetrack.reset()
-        self._last_time, self._track_time = None, 0.0
-        self._people.clear()
-        self._numbers = 0
-        self.frame = -1
-        self.events, self.new_events = [], []

@@ -15,6 +15,7 @@ import numpy as np
 
 from maskdet._env import configure_offline, num_threads
 from maskdet._errors import require
+from maskdet.evaluation import detailed_metrics
 from maskdet.results import LABELS
 
 
@@ -100,67 +101,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision / recall / F1 / support and the confusion matrix (rows = true)."""
-    k = len(names)
-    cm = np.bincount(np.asarray(y_true) * k + np.asarray(y_pred), minlength=k * k).reshape(k, k)
-    per_class = {}
-    for i, name in enumerate(names):
-        tp, support, predicted = cm[i, i], cm[i].sum(), cm[:, i].sum()
-        p = tp / predicted if predicted else 0.0
-        r = tp / support if support else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        per_class[name] = {"precision": float(p), "recall": float(r), "f1": float(f1), "support": int(support)}
-    present = [v["f1"] for v in per_class.values() if v["support"]]
-    return {
-        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
-        "macro_f1": float(np.mean(present)) if present else 0.0,
-        "per_class": per_class,
-        "confusion_matrix": cm.tolist(),
-        "labels": list(names),
-        "num_samples": int(cm.sum()),
-    }
-
-
-SIZE_BINS = (("<16", 0, 16), ("16-32", 16, 32), (">=32", 32, float("inf")))  # face side in pixels
-
-
-def detailed_metrics(
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    names: tuple[str, ...],
-    sides: np.ndarray | None = None,
-    sources: list[str] | None = None,
-) -> dict[str, Any]:
-    """`classification_metrics` plus accuracy by face size (`SIZE_BINS`) and by source, where known.
-
-    Args:
-        sides: (N,) face side in pixels (`classifier_data.face_side`).
-        sources: (N,) source names (`classifier_data.source_of`).
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    m = classification_metrics(y_true, y_pred, names)
-    ok = y_true == y_pred
-    if sides is not None:
-        sides = np.asarray(sides, np.float64)
-        m["by_size"] = {
-            name: {"accuracy": float(ok[sel].mean()) if sel.any() else None, "count": int(sel.sum())}
-            for name, lo, hi in SIZE_BINS
-            for sel in [(sides >= lo) & (sides < hi)]
-        }
-    if sources is not None:
-        src = np.asarray(sources)
-        m["by_source"] = {
-            name: {
-                "accuracy": float(ok[src == name].mean()),
-                "macro_f1": classification_metrics(y_true[src == name], y_pred[src == name], names)["macro_f1"],
-                "count": int((src == name).sum()),
-            }
-            for name in sorted(set(sources))
-        }
-    return m
 
 
 def headline(m: dict[str, Any]) -> dict[str, float | None]:

@@ -20,8 +20,8 @@ from typing import Any, Protocol, TextIO
 import cv2
 import numpy as np
 
-from maskdet.annotate import SHORT, draw
-from maskdet.results import UNKNOWN, Faces, compliance
+from maskdet.annotate import SHORT, draw, text_strip
+from maskdet.results import UNKNOWN, Faces, VideoSummary, compliance, counts_text
 from maskdet.tracking import VIOLATIONS, Tracker
 from maskdet.videoio import (
     CODECS,
@@ -51,12 +51,33 @@ __all__ = [
     "open_source",
     "process_video",
     "redact",
+    "run_video",
     "status_bar",
 ]
 
 
 class _Stop(Protocol):
     def is_set(self) -> bool: ...
+
+
+def check_line(line: Sequence[float]) -> tuple[float, float, float, float]:
+    """A counting line (x1, y1, x2, y2) as fractions of the frame, checked: four values in [0, 1], two
+    distinct end points.
+
+    Raises:
+        ValueError: the line breaks a rule; the message names the value.
+    """
+    values = tuple(float(v) for v in line)
+    if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f"line must be (x1, y1, x2, y2) as fractions of the frame in [0, 1], but got {line!r}")
+    if values[:2] == values[2:]:
+        raise ValueError(f"line must have two distinct end points, but got {line!r}")
+    return values  # type: ignore[return-value]
+
+
+def planned_frames(src: VideoSource, max_frames: int | None = None) -> int | None:
+    """How many frames a run over `src` will process: its length, or `max_frames` if fewer; None when unknown."""
+    return src.frame_count if max_frames is None or src.frame_count is None else min(src.frame_count, max_frames)
 
 
 class LineCounter:
@@ -68,12 +89,7 @@ class LineCounter:
     """
 
     def __init__(self, line: Sequence[float]) -> None:
-        values = [float(v) for v in line]
-        if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
-            raise ValueError(f"line must be (x1, y1, x2, y2) as fractions of the frame in [0, 1], but got {line!r}")
-        if values[:2] == values[2:]:
-            raise ValueError(f"line must have two distinct end points, but got {line!r}")
-        self.line = tuple(values)
+        self.line = check_line(line)
         self._zone = None
         self._points: tuple[tuple[int, int], tuple[int, int]] | None = None
         self.names: tuple[str, ...] = ()
@@ -92,11 +108,7 @@ class LineCounter:
             )
             self.names = faces.names
         keep = faces.track_ids >= 0 if faces.track_ids is not None else np.zeros(len(faces), bool)
-        tracked = faces[keep]
-        detections = sv.Detections(
-            xyxy=tracked.boxes.reshape(-1, 4), tracker_id=tracked.track_ids, class_id=tracked.label_ids
-        )
-        self._zone.trigger(detections)
+        self._zone.trigger(faces[keep].to_supervision())
 
     def _per_label(self, counts: dict) -> dict[str, int]:
         return {(self.names[k] if k >= 0 else UNKNOWN): int(v) for k, v in sorted(counts.items())}
@@ -126,23 +138,11 @@ class LineCounter:
 def status_bar(frame: np.ndarray, text: str) -> np.ndarray:
     """Write `text` on a dimmed strip at the bottom-left of `frame` (in place): what the video has shown
     so far, below the per-frame banner at the top."""
-    h, w = frame.shape[:2]
-    thickness = max(1, round(w / 480))
-    scale = max(0.35, w / 1400) * 1.1
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    pad = max(3, th // 3)
-    top = max(0, h - th - base - 2 * pad)
-    strip = frame[top:, : min(w, tw + 2 * pad)]
-    strip[:] = (strip * 0.35).astype(np.uint8)
-    cv2.putText(
-        frame, text, (pad, h - base - pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA
-    )
-    return frame
+    return text_strip(frame, text, 1.1, bottom=True)
 
 
 def _people_text(people: dict[str, int]) -> str:
-    parts = [f"{n} {SHORT.get(label, label)}" for label, n in people.items() if n]
-    return f"people {sum(people.values())}" + (": " + ", ".join(parts) if parts else "")
+    return f"people {sum(people.values())}" + counts_text(people, lead=": ", short=SHORT)
 
 
 class VideoProcessor:
@@ -341,7 +341,13 @@ def _append_line(file: TextIO | None, path: str | Path | None, text: str) -> Non
         raise output_error(e, path, "the events before it are kept") from e
 
 
-def process_video(
+def process_video(pipeline: Callable[[np.ndarray], Faces], source: Any, output: Any = None, **kwargs: Any) -> dict:
+    """`run_video` (same arguments) with its summary as a JSON-ready dict (`VideoSummary.to_dict()`), the form
+    the app, the JSON files and the HTTP API carry."""
+    return run_video(pipeline, source, output, **kwargs).to_dict()
+
+
+def run_video(
     pipeline: Callable[[np.ndarray], Faces],
     source: str | int | Path | VideoSource,
     output: str | Path | None = None,
@@ -357,7 +363,7 @@ def process_video(
     tracker: Tracker | None = None,
     line: Sequence[float] | None = None,
     timeline_step: float = 1.0,
-) -> dict[str, Any]:
+) -> VideoSummary:
     """Run the pipeline over a webcam, file or stream; write the annotated video, events and summary.
 
     Stops at the end of the source, after `max_frames`, when `stop.is_set()`, when `on_frame` returns
@@ -383,14 +389,14 @@ def process_video(
         timeline_step: seconds between timeline rows; 0 for a row every frame.
 
     Returns:
-        The summary: source, live, frames, skipped_frames, dropped_frames, fps, width, height, duration_s,
-        faces, faces_per_label, people ({label: unique people}), people_total, compliance (share of
-        labelled people, or faces without tracking, wearing a mask; None if none), processing_fps,
-        processing_s, line, timeline (rows every `timeline_step` s, each the counts of one frame: frame,
-        time, faces, one count per label and unknown), events,
-        output, stopped ('end', 'max_frames', 'stop', 'quit', 'interrupted', 'error', 'source_lost': a
-        camera or stream stopped sending frames, or 'truncated': a file ended well before its announced
-        length).
+        The `VideoSummary` (also written to `summary` as its `to_dict()`): source, live, frames,
+        skipped_frames, dropped_frames, fps, width, height, duration_s, faces, faces_per_label, people
+        ({label: unique people}), people_total, compliance (share of labelled people, or faces without
+        tracking, wearing a mask; None if none), processing_fps, processing_s, line, timeline (rows every
+        `timeline_step` s, each the counts of one frame: frame, time, faces, one count per label and
+        unknown), events, output, stopped ('end', 'max_frames', 'stop', 'quit', 'interrupted', 'error',
+        'source_lost': a camera or stream stopped sending frames, or 'truncated': a file ended well before
+        its announced length).
 
     Raises:
         OutputError: (an OSError) the video, events or summary could not be written, e.g. a full disk;
@@ -416,7 +422,7 @@ def process_video(
     except BaseException:
         src.close()
         raise
-    total = src.frame_count if max_frames is None or src.frame_count is None else min(src.frame_count, max_frames)
+    total = planned_frames(src, max_frames)
     skipped = 0
     stopped = "end"
     failed = False
@@ -460,20 +466,20 @@ def process_video(
         if events_file is not None:
             with contextlib.suppress(OSError):  # every line was flushed as it was written
                 events_file.close()
-        result = {
-            "source": redact(src.source),
-            "live": src.live,
+        result = VideoSummary(
+            source=redact(src.source),
+            live=src.live,
             **proc.summary(),
-            "skipped_frames": src.skipped + skipped,
-            "dropped_frames": src.dropped,
-            "output": None if output is None else str(output),
-            "stopped": stopped,
-        }
+            skipped_frames=src.skipped + skipped,
+            dropped_frames=src.dropped,
+            output=None if output is None else str(output),
+            stopped=stopped,
+        )
         if not proc.frames:
-            result.update(width=src.width, height=src.height)
+            result.width, result.height = src.width, src.height
         if summary is not None:
             try:
-                _write_json(Path(summary), result)
+                _write_json(Path(summary), result.to_dict())
             except OutputError:
                 if not failed:  # else the error already on its way says more
                     raise

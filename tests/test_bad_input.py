@@ -19,6 +19,7 @@ from bad_inputs import IMAGES, VIDEOS
 from video_samples import BlobDetector
 
 import detect_video
+from maskdet import video_cli
 from maskdet.app import MAX_VIDEO_PIXELS
 from maskdet.imageio import load_image
 from maskdet.pipeline import Pipeline
@@ -112,7 +113,7 @@ def test_limits_are_limit_errors(inputs):
 
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_detect_video_script(name, inputs, monkeypatch, stub_classifier):
-    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: Pipeline(BlobDetector(), stub_classifier))
+    monkeypatch.setattr(video_cli, "pipeline_from_args", lambda a: Pipeline(BlobDetector(), stub_classifier))
     monkeypatch.delenv("DISPLAY", raising=False)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -92,8 +92,8 @@ def test_bundled_classifier_onnx_is_the_default_and_matches_safetensors(astronau
 
 def test_bundled_default_is_the_int8_detector_and_agrees_with_float(astronaut):
     """The INT8 copy is what loads by default; it must see what the float model sees (same box, score)."""
+    from maskdet.boxes import box_iou
     from maskdet.detector import resolve_detector
-    from maskdet.evaluation import box_iou
     from maskdet.ort import letterbox
 
     assert resolve_detector(None) == WEIGHTS_DIR / "detector-int8.onnx"

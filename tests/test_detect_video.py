@@ -12,6 +12,7 @@ import pytest
 from video_samples import GREEN, BlobDetector, flat_frames, moving_faces, read_video, write_video
 
 import detect_video
+from maskdet import video_cli
 from maskdet.pipeline import Pipeline
 from maskdet.video import open_source
 
@@ -21,7 +22,7 @@ FACE = {"start": (130, 70), "step": (-3, 0), "side": 24, "colour": GREEN}  # lab
 @pytest.fixture
 def stub_models(monkeypatch, stub_classifier):
     """Load the blob detector + colour classifier instead of real weights."""
-    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: Pipeline(BlobDetector(), stub_classifier))
+    monkeypatch.setattr(video_cli, "pipeline_from_args", lambda a: Pipeline(BlobDetector(), stub_classifier))
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_sigterm_stops_like_ctrl_c_and_the_video_still_plays(
             os.kill(os.getpid(), signal.SIGTERM)  # `kill` / `docker stop` while frame 6 is processed
         return inner(frame)
 
-    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: pipeline)
+    monkeypatch.setattr(video_cli, "pipeline_from_args", lambda a: pipeline)
     before = signal.getsignal(signal.SIGTERM)
     src = write_video(tmp_path / "in.avi", flat_frames(30))
     args = ["--source", str(src), "--output", str(tmp_path / "out.mp4"), "--summary", str(tmp_path / "s.json")]

@@ -89,7 +89,7 @@ def test_letterbox_rectangular_and_square():
 
 
 def test_report_names_are_file_names_unless_two_detectors_share_one():
-    from maskdet.detector import report_names
+    from maskdet.runs import report_names
 
     a, b, c = Path("runs/a/detector-int8.onnx"), Path("runs/b/detector-int8.onnx"), Path("runs/a/detector.onnx")
     assert report_names([a, c]) == ["detector-int8.onnx", "detector.onnx"]
@@ -98,7 +98,7 @@ def test_report_names_are_file_names_unless_two_detectors_share_one():
 
 
 def test_run_sizes_each_once_and_a_static_export_only_its_own(stub_detector):
-    from maskdet.detector import run_sizes
+    from maskdet.runs import run_sizes
 
     dynamic = stub_detector([])  # no imgsz_fixed: any size runs
     assert run_sizes(dynamic, [640, 320, 640]) == [640, 320]
@@ -185,7 +185,7 @@ def test_flip_also_fuses_the_views_of_the_zoomed_pass():
 
 
 def test_fuse_views_by_hand():
-    from maskdet.detector import fuse_views
+    from maskdet.boxes import fuse_views
 
     first = Faces(np.array([[0, 0, 10, 10], [30, 30, 40, 40]], np.float32), np.array([0.6, 0.3], np.float32))
     second = Faces(np.array([[50, 50, 60, 60], [2, 0, 12, 10]], np.float32), np.array([0.4, 0.2], np.float32))
@@ -203,7 +203,7 @@ def test_fuse_views_by_hand():
 
 
 def test_merge_passes_keeps_the_best_of_overlapping_boxes():
-    from maskdet.detector import merge_passes
+    from maskdet.boxes import merge_passes
 
     first = Faces(np.array([[0, 0, 10, 10]], np.float32), np.array([0.5], np.float32))
     second = Faces(np.array([[1, 0, 11, 10], [50, 50, 60, 60]], np.float32), np.array([0.8, 0.4], np.float32))
@@ -214,7 +214,7 @@ def test_merge_passes_keeps_the_best_of_overlapping_boxes():
 
 
 def test_run_configs_add_zoomed_passes_to_smaller_sizes_only(stub_detector):
-    from maskdet.detector import run_configs
+    from maskdet.runs import run_configs
 
     dynamic = stub_detector([])
     assert run_configs(dynamic, [640, 320], None) == [(640, None, False), (320, None, False)]

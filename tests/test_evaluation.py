@@ -2,7 +2,8 @@ import eval_cases as case3
 import numpy as np
 import pytest
 
-from maskdet.evaluation import RECALL_POINTS, ImageBoxes, box_iou, match, mean_average_precision, recall_precision
+from maskdet.boxes import box_iou, match
+from maskdet.evaluation import RECALL_POINTS, ImageBoxes, mean_average_precision, recall_precision
 
 
 def case():

@@ -26,7 +26,7 @@ from video_samples import (
 )
 
 import detect_video
-from maskdet import videoio
+from maskdet import video_cli, videoio
 from maskdet.pipeline import Pipeline
 from maskdet.video import OutputError, VideoSource, process_video
 
@@ -40,7 +40,7 @@ def pipe(stub_classifier):
 
 @pytest.fixture
 def stub_models(monkeypatch, pipe):
-    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: pipe)
+    monkeypatch.setattr(video_cli, "pipeline_from_args", lambda a: pipe)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
 
@@ -130,7 +130,7 @@ def test_a_whole_file_is_not_called_truncated(tmp_path, pipe):
 
 
 def test_an_exception_midway_gives_one_line_and_a_playable_video(tmp_path, capsys, monkeypatch, pipe):
-    monkeypatch.setattr(detect_video, "pipeline_from_args", lambda a: failing_at(pipe, 6))
+    monkeypatch.setattr(video_cli, "pipeline_from_args", lambda a: failing_at(pipe, 6))
     src = write_video(tmp_path / "in.avi", moving_faces(12, faces=[FACE]))
     args = ["--source", str(src), "--output", str(tmp_path / "out.webm"), "--summary", str(tmp_path / "s.json")]
     assert detect_video.main([*args, "--no-display", "--quiet"]) == 1

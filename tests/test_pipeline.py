@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from maskdet.pipeline import Pipeline, crop_faces, expand_boxes
+from maskdet.boxes import expand_boxes
+from maskdet.pipeline import Pipeline, crop_faces
 from maskdet.results import Faces
 
 

@@ -97,7 +97,7 @@ def converted():
 
 def _nms(raw: np.ndarray, conf: float = 0.25) -> np.ndarray:
     """(N, 5) x1 y1 x2 y2 score after NMS from (>=5, 8400) cx cy w h score rows in 640-pixel units."""
-    from maskdet.ort import nms
+    from maskdet.boxes import nms
 
     keep = raw[4] >= conf
     cx, cy, w, h, s = raw[:5, keep]
@@ -118,7 +118,7 @@ def test_converted_model_reproduces_the_tflite_detections(converted):
     """
     import cv2
 
-    from maskdet.evaluation import box_iou
+    from maskdet.boxes import box_iou
     from maskdet.tflite_init import letterbox_rgb01
 
     model, graph, mapping = converted
