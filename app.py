@@ -3,7 +3,7 @@
 The module-level `demo` makes `gradio app.py` (reload mode) work; there, set models through
 MASKDET_DETECTOR / MASKDET_CLASSIFIER and they load on the first request. Run as a script, the models
 load before the server starts: a missing or corrupt one ends it at once with exit status 2 and a message
-naming the file. The UI and handlers live in `maskdet/app.py`.
+naming the file. The UI and handlers live in `maskdet/app/`.
 """
 
 from __future__ import annotations

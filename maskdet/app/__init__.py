@@ -41,7 +41,7 @@ import gradio as gr  # noqa: E402
 from gradio.route_utils import FnIndexInferError  # noqa: E402
 
 from maskdet.annotate import COLORS, draw  # noqa: E402
-from maskdet.app_inputs import (  # noqa: E402
+from maskdet.app.inputs import (  # noqa: E402
     check_uploaded,
     flag,
     hide_paths,
@@ -57,8 +57,8 @@ from maskdet.imageio import bgr_to_rgb  # noqa: E402
 from maskdet.results import Faces, compliance  # noqa: E402
 from maskdet.tracking import Tracker  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES_DIR = Path(__file__).parent / "examples"  # CC0 photos, see the README there
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLES_DIR = Path(__file__).parent.parent / "examples"  # CC0 photos, see the README there
 MODEL_CARD_URL = "https://github.com/maskdet/maskdet/blob/main/model_card.md"
 KEEP_SECONDS = 3600  # annotated videos and timelines are deleted after an hour, and all of them at exit
 MAX_VIDEO_PIXELS = 3840 * 2160
@@ -372,7 +372,7 @@ def _shown_source(path: Any, given: Any) -> str:
     if not path:
         return "bundled" if given is None else hide_paths(str(given))
     path = Path(path)
-    weights = Path(__file__).parent / "weights"
+    weights = Path(__file__).parent.parent / "weights"
     if path.resolve().is_relative_to(weights.resolve()):
         return f"{path.resolve().relative_to(weights.resolve())} (bundled)"
     return path.name
