@@ -140,9 +140,9 @@ class MaskdetApp:
         proc = state.processor
         proc.pipeline, proc.blur = pipe, blur  # settings may change between frames
         annotated, faces = proc.process(image)
+        fps, people, events, n = proc.display_fps, proc.people(), list(proc.new_events), proc.frames
         ms = (time.perf_counter() - t0) * 1000
-        result = render.frame_result(faces, proc.display_fps, ms, proc.frames, proc.people(), list(proc.new_events))
-        return bgr_to_rgb(annotated), state, result
+        return bgr_to_rgb(annotated), state, render.frame_result(faces, fps, ms, n, people, events)
 
     # ---- video file
     def detect_video(

@@ -18,7 +18,7 @@ from maskdet.app.render import HEX_COLOURS, TABLE_HEADERS
 from maskdet.app.server import parse_args
 from maskdet.tracking import Tracker
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"  # CC0 photos, see the README there
+EXAMPLES_DIR = Path(__file__).parent.parent / "examples"  # CC0 photos, see the README there
 TRACK_MIN_HITS = inspect.signature(Tracker).parameters["min_hits"].default  # frames before a face gets its number
 
 # Runs in the browser when the Webcam tab opens; its return value is the note above the webcam (empty: none).
