@@ -1,4 +1,4 @@
-"""The HTTP API's input checks in process: uploads only, strict types, data URLs (maskdet/app_inputs.py)."""
+"""The HTTP API's input checks in process: uploads only, strict types, data URLs (maskdet/app/inputs.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from maskdet.app_inputs import check_uploaded, flag, payload_path, read_image, threshold
+from maskdet.app.inputs import check_uploaded, flag, payload_path, read_image, threshold
 
 REQUEST = SimpleNamespace(session_hash="abc")  # stands in for the gr.Request of an HTTP call
 
@@ -92,6 +92,6 @@ def test_data_urls(tmp_path, monkeypatch):
     ]:
         with pytest.raises(gr.Error, match=message):
             read_image({"url": url})
-    monkeypatch.setattr("maskdet.app_inputs.MAX_BYTES", 10)
+    monkeypatch.setattr("maskdet.app.inputs.MAX_BYTES", 10)
     with pytest.raises(gr.Error, match="more than 10 bytes"):
         read_image({"url": good})
