@@ -98,3 +98,13 @@ def app_server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("app"))
     yield server
     stop_server(server)
+
+
+SERVER_FIXTURES = {"app_server", "spied_server"}  # fixtures that start app.py as a real HTTP server
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use a server fixture are `server` tests (left out of `make test-fast`), in whichever file."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)

@@ -60,3 +60,15 @@ def test_tracked_faces_show_ids_and_labels_near_edges():
     faces.track_ids = np.array([7])
     out = draw(frame, faces, banner=False)
     assert out[30:60].max() > 0  # label drawn below a box that touches the top edge
+
+    def label_right_edge(image):  # the label's filled box, below the face box, on a black frame
+        return int(np.nonzero(image[33:60].any(axis=(0, 2)))[0].max())
+
+    faces.track_ids = None
+    plain = draw(frame, faces, banner=False)
+    assert label_right_edge(out) > label_right_edge(plain) + 10  # "#7 " widens the label
+    faces.track_ids = np.array([-1])  # not (yet) a confirmed track: no id
+    np.testing.assert_array_equal(draw(frame, faces, banner=False), plain)
+    faces.track_ids = np.array([8])
+    other = draw(frame, faces, banner=False)
+    assert label_right_edge(other) == label_right_edge(out) and (other != out).any()  # the id's own digits

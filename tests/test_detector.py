@@ -10,9 +10,29 @@ from maskdet.results import Faces
 def test_detect_returns_faces_in_frame_pixels(tiny_detector, frame):
     faces = tiny_detector.detect(frame, conf=0.0, imgsz=320)
     assert isinstance(faces, Faces)
+    assert len(faces) > 0  # conf 0: an untrained detector's every candidate passes, so the checks below run
     assert (faces.label_ids == -1).all()
-    if len(faces):
-        assert faces.boxes[:, [0, 2]].max() <= 640 and faces.boxes[:, [1, 3]].max() <= 480
+    assert faces.boxes[:, [0, 2]].max() <= 640 and faces.boxes[:, [1, 3]].max() <= 480
+    assert faces.boxes.min() >= 0 and (faces.boxes[:, 2:] > faces.boxes[:, :2]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("size", "spots"),
+    [((640, 480), [(40, 250, 2), (420, 40, 2)]), ((480, 640), [(20, 40, 2), (250, 400, 2)])],
+    ids=["landscape", "portrait"],
+)
+def test_bundled_detector_boxes_land_on_the_faces(size, spots):
+    """Real faces at known places, a non-square frame at a smaller input size: the letterbox is undone."""
+    from face_samples import pasted_faces
+
+    from maskdet.detector import WEIGHTS_DIR
+
+    frame, expected = pasted_faces(*size, spots)
+    faces = FaceDetector.load(WEIGHTS_DIR / "detector.onnx").detect(frame, imgsz=320)
+    assert len(faces) == len(expected)
+    got = faces.boxes[np.argsort(faces.boxes[:, 0])]
+    np.testing.assert_allclose(got, expected[np.argsort(expected[:, 0])], atol=16)  # faces ~120 px wide
 
 
 def test_high_threshold_gives_empty(tiny_detector, frame):

@@ -35,6 +35,7 @@ def load(tmp_path, *flags: str, app_args: list[str]) -> tuple[subprocess.Complet
     return out, report
 
 
+@pytest.mark.server
 def test_short_run_reports_throughput_latency_and_memory(tmp_path, app_args):
     out, report = load(tmp_path, "--short", "--max-growth", "50", app_args=app_args)
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]
@@ -46,6 +47,7 @@ def test_short_run_reports_throughput_latency_and_memory(tmp_path, app_args):
         assert words in out.stdout
 
 
+@pytest.mark.server
 def test_overload_gets_busy_answers_never_errors_or_a_crash(tmp_path, app_args):
     """Six clients against a queue of one: two run, one waits, the rest hear 'busy' (HTTP 503)."""
     out, report = load(

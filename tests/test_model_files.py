@@ -112,6 +112,7 @@ def test_serve_returns_2_without_launching(tmp_path, capsys):
     assert "none.onnx" in capsys.readouterr().err
 
 
+@pytest.mark.server
 def test_serve_says_when_the_port_is_taken(tmp_path, capsys):
     """A second `python app.py` on a busy port ends with status 2 and the fix, not a Gradio traceback."""
     import socket

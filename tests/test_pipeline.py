@@ -95,18 +95,20 @@ def test_bad_frames(stub_detector, stub_classifier, bad):
 def test_real_tiny_models_end_to_end(tiny_detector, tiny_classifier, frame):
     """Untrained models from config: the plumbing (shapes, types, names) must hold whatever they find."""
     pipe = Pipeline(tiny_detector, tiny_classifier, face_threshold=0.0, imgsz=320)
-    faces = pipe(frame)
-    assert isinstance(faces, Faces)
-    assert faces.names == tiny_classifier.label_names
-    assert faces.probs.shape == (len(faces), 3)
-    if len(faces):
+    blank = pipe(np.zeros((480, 640, 3), np.uint8))
+    for faces in (pipe(frame), blank):
+        assert isinstance(faces, Faces)
+        assert len(faces) > 0  # face_threshold 0: an untrained detector's every candidate passes
+        assert faces.names == tiny_classifier.label_names
+        assert faces.probs.shape == (len(faces), 3)
         assert (faces.label_ids >= 0).all()
         np.testing.assert_allclose(faces.probs.sum(1), 1, atol=1e-5)
+        np.testing.assert_allclose(faces.label_scores, faces.probs.max(1))
+        assert faces.labels == [faces.names[i] for i in faces.label_ids]
         assert (faces.boxes[:, 2] <= 640).all() and (faces.boxes[:, 3] <= 480).all()
-    assert len(pipe(np.zeros((480, 640, 3), np.uint8))) >= 0
 
 
-def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_classifier, frame):
+def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_classifier, frame, monkeypatch):
     """Photos default to the accurate size, video entry points to the real-time one; both reach the detector."""
     import detect_video
     from maskdet.app import Models, parse_args
@@ -118,22 +120,25 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     args = parse_args([])
     assert (args.imgsz, args.live_imgsz) == (DEFAULT_IMGSZ, LIVE_IMGSZ)
 
+    from maskdet.classifier import MaskClassifier
+    from maskdet.detector import FaceDetector
+
     det = stub_detector([[10, 10, 60, 60]])
+    # the app loads through the public loaders: stubs stand in for the files
+    monkeypatch.setattr(FaceDetector, "load", classmethod(lambda cls, *a, **k: det))
+    monkeypatch.setattr(MaskClassifier, "from_pretrained", classmethod(lambda cls, *a, **k: stub_classifier))
     models = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ)
-    models._models = (det, stub_classifier)  # loaded: no files needed
     models.pipeline(0.3, 0.0)(frame)
     models.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["imgsz"] for c in det.calls] == [DEFAULT_IMGSZ, LIVE_IMGSZ]
 
     zoomed = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, zoom=1024)  # app.py --zoom: photos only
-    zoomed._models = (det, stub_classifier)
     det.calls.clear()
     zoomed.pipeline(0.3, 0.0)(frame)
     zoomed.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["zoom"] for c in det.calls] == [1024, None]
     # app.py's default (--no-flip turns it off): photos only
     flipped = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, flip=True)
-    flipped._models = (det, stub_classifier)
     det.calls.clear()
     flipped.pipeline(0.3, 0.0)(frame)
     flipped.pipeline(0.3, 0.0, live=True)(frame)

@@ -46,13 +46,15 @@ def test_calibrated_batchnorm_keeps_the_eval_function_and_fits_training_mode():
     (batch statistics) starts close to it instead of renormalising every layer."""
     import torch
 
-    from maskdet.tflite_init import _identity_bn, calibrate_bn, probe_image
+    from maskdet.tflite_init import calibrate_bn, probe_image
 
     torch.manual_seed(0)
     model = _model()
-    _identity_bn(model)
-    for mod in model.modules():  # a folded bias per channel, as a converted model has
+    for mod in model.modules():  # as a converted model has: identity BatchNorms carrying a folded bias
         if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.weight.data.fill_(1.0)
+            mod.running_mean.zero_()
+            mod.running_var.fill_(1.0 - mod.eps)
             mod.bias.data.normal_(0, 0.5)
     model.eval()
     images = [probe_image(seed) for seed in range(3)]
