@@ -1,4 +1,4 @@
-"""Evaluate maskdet (logic in maskdet.pipeline_eval, classifier_eval, face_eval; flags in maskdet.cli).
+"""Evaluate maskdet (logic in maskdet.eval: pipeline, classifier, faces; flags in maskdet.cli).
 
 python evaluate.py pipeline --imgsz 640 416             # end to end on the validation split: AP per class, mAP
 python evaluate.py classify --data runs/crops/validation  # the classifier alone on an image folder

@@ -1,4 +1,4 @@
-"""Train maskdet's models (logic in maskdet.training / maskdet.detector_training; flags in maskdet.cli).
+"""Train maskdet's models (logic in maskdet.train.classifier / maskdet.train.detector; flags in maskdet.cli).
 
     python train.py --dataset DATA --model mobilenetv2_100 --epochs 8 --output-dir out [--push-to-hub user/repo]
     python train.py crops --voc ../shared/datasets/facemask-voc --output runs/crops   # build the crop folder

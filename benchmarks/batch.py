@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from maskdet._env import configure_offline  # noqa: E402
 from maskdet.batch import BatchJob, BatchSettings, Committer, face_columns, run_batch  # noqa: E402
-from maskdet.scenes import example_scene  # noqa: E402
+from maskdet.data.scenes import example_scene  # noqa: E402
 
 
 def make_set(folder: Path, photos: int, videos: int, frames: int, size: tuple[int, int]) -> dict[str, Path]:

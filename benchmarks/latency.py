@@ -81,11 +81,11 @@ def median_p90(times: list[float]) -> tuple[float, float]:
 
 def configurations(args) -> dict:
     """name -> callable(frame) -> Faces; the baseline first."""
-    from maskdet.baselines import YuNetDetector
     from maskdet.classifier import MaskClassifier
     from maskdet.detector import FaceDetector
+    from maskdet.eval.baselines import YuNetDetector
+    from maskdet.eval.runs import report_names, run_sizes
     from maskdet.pipeline import Pipeline
-    from maskdet.runs import report_names, run_sizes
 
     configs = {}
     clf = {b: MaskClassifier.from_pretrained(args.classifier, backend=b) for b in args.classifier_backends}

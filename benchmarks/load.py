@@ -219,7 +219,7 @@ def default_image(folder: Path) -> Path:
     """A generated 640x480 scene with three drawn faces (the app's own examples; no photo is shipped)."""
     import cv2
 
-    from maskdet.scenes import example_scene
+    from maskdet.data.scenes import example_scene
 
     path = folder / "scene.jpg"
     cv2.imwrite(str(path), example_scene(0, 640, 480, 3), [cv2.IMWRITE_JPEG_QUALITY, 90])

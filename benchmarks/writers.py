@@ -33,7 +33,7 @@ CASES = [  # (label, extension, through PyAV)
 
 def clip(n: int, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
     """A generated scene panning sideways, BGR."""
-    from maskdet.scenes import example_scene
+    from maskdet.data.scenes import example_scene
 
     base = example_scene(0, *size)
     return [np.roll(base, 4 * i, axis=1) for i in range(n)]
@@ -42,7 +42,7 @@ def clip(n: int, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
 @contextlib.contextmanager
 def backend(pyav: bool):
     """Force OpenCV's writer when `pyav` is False (as if PyAV were not installed)."""
-    from maskdet import videoio
+    from maskdet.io import video as videoio
 
     real = videoio._AVWriter.open
     if not pyav:
@@ -54,7 +54,7 @@ def backend(pyav: bool):
 
 
 def writer_fps(frames: list[np.ndarray], ext: str, pyav: bool, folder: Path) -> tuple[float, str, int]:
-    from maskdet.videoio import VideoWriter
+    from maskdet.io.video import VideoWriter
 
     path = folder / f"w{int(pyav)}{ext}"
     with backend(pyav):
@@ -67,8 +67,8 @@ def writer_fps(frames: list[np.ndarray], ext: str, pyav: bool, folder: Path) -> 
 
 
 def end_to_end_fps(frames: list[np.ndarray], ext: str, pyav: bool, folder: Path, pipe) -> float:
+    from maskdet.io.video import VideoWriter
     from maskdet.video import process_video
-    from maskdet.videoio import VideoWriter
 
     source = folder / "in.avi"
     if not source.exists():

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Faces": "maskdet.results",
     "LABELS": "maskdet.results",
-    "load_image": "maskdet.imageio",
+    "load_image": "maskdet.io.images",
     "draw": "maskdet.annotate",
     "Pipeline": "maskdet.pipeline",
     "crop_faces": "maskdet.pipeline",
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from maskdet.annotate import draw
     from maskdet.classifier import MaskClassifier
     from maskdet.detector import FaceDetector
-    from maskdet.imageio import load_image
+    from maskdet.io.images import load_image
     from maskdet.pipeline import Pipeline, crop_faces
     from maskdet.results import LABELS, Faces
 

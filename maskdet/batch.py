@@ -277,7 +277,7 @@ def _replace_into(tmp: Path, final: Path) -> None:
 
 
 def _process_image(pipe, source: Source, path: str, annotate_dir: str | None) -> tuple[dict, dict]:
-    from maskdet.imageio import load_image
+    from maskdet.io.images import load_image
 
     frame = load_image(path)
     faces = pipe(frame)

@@ -15,7 +15,7 @@ from maskdet.results import Faces
 def expand_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> np.ndarray:
     """Grow xyxy boxes by `margin` x their size on every side, clip to the frame, round to int pixels.
 
-    The same function cuts training crops (data.py) and inference crops, so both see the same context.
+    The same function cuts training crops (data/crops.py) and inference crops, so both see the same context.
 
     Returns:
         (N, 4) int32 xyxy with x1 < x2 <= width and y1 < y2 <= height (at least one pixel each way).

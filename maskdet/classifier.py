@@ -207,7 +207,7 @@ class MaskClassifier:
             config["calibration"] = self.calibration
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         if model_card is None:
-            from maskdet.card import classifier_card
+            from maskdet.train.card import classifier_card
 
             model_card = classifier_card(self)
         (folder / "README.md").write_text(model_card)

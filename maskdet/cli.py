@@ -179,7 +179,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
     command = ("python " if prog.endswith(".py") else "") + prog + " " + shlex.join(argv)  # for the model card
     try:
         if argv[:1] == ["crops"]:
-            from maskdet.classifier_data import CropDataConfig, prepare_crops
+            from maskdet.data.crops import CropDataConfig, prepare_crops
 
             a = crops_parser(prog).parse_args(argv[1:])
             cfg = CropDataConfig(
@@ -192,7 +192,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
             )
             print(json.dumps(prepare_crops(cfg, a.output)["counts"], indent=2))
         elif argv[:1] == ["quantize"]:
-            from maskdet.quantize import quantize_detector, voc_training_images
+            from maskdet.train.quantize import quantize_detector, voc_training_images
 
             a = quantize_parser(prog).parse_args(argv[1:])
             if not a.detector.is_file():
@@ -200,8 +200,8 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
             images = voc_training_images(a.data, a.split)
             print(f"saved to {quantize_detector(a.detector, a.output, images, limit=a.images)}")
         elif argv[:1] == ["detector"]:
-            from maskdet.data import BUNDLED_SPLIT
-            from maskdet.detector_training import DetectorTrainConfig, train_detector
+            from maskdet.data.voc import BUNDLED_SPLIT
+            from maskdet.train.detector import DetectorTrainConfig, train_detector
 
             a = detector_parser(prog).parse_args(argv[1:])
             cfg = DetectorTrainConfig(
@@ -223,7 +223,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
             )
             print(json.dumps(train_detector(cfg), indent=2))
         else:
-            from maskdet.training import TrainConfig, train
+            from maskdet.train.classifier import TrainConfig, train
 
             a = classifier_parser(prog).parse_args(argv)
             cfg = TrainConfig(
@@ -283,7 +283,8 @@ def push_main(argv: list[str], prog: str = "maskdet push") -> int:
     p.add_argument("--save-only", action="store_true", help="save the release and upload nothing")
     p.add_argument("--private", action="store_true", help="create the repo private")
     a = p.parse_args(argv)
-    from maskdet.hub import push_folder, save_release
+    from maskdet.hub import push_folder
+    from maskdet.train.release import save_release
 
     try:
         folder = a.folder
@@ -393,8 +394,8 @@ def detect_main(argv: list[str], prog: str = "maskdet detect") -> int:
     is still printed), 2 a model or an output path is unusable (before any work).
     """
     a = detect_parser(prog).parse_args(argv)
-    from maskdet.export import RowWriter
-    from maskdet.sources import Source, expand_source
+    from maskdet.io.export import RowWriter
+    from maskdet.io.sources import Source, expand_source
 
     sources: list[Source | tuple[str, str]] = []
     for text in a.sources:
@@ -521,8 +522,8 @@ def _detect_image(source, pipe, a: argparse.Namespace, rows) -> int:
     import cv2
 
     from maskdet.annotate import draw
-    from maskdet.export import face_rows
-    from maskdet.imageio import load_image
+    from maskdet.io.export import face_rows
+    from maskdet.io.images import load_image
 
     path = Path(source.target)
     try:
@@ -560,7 +561,7 @@ def _detect_video(source, pipe, a: argparse.Namespace, rows) -> int:
     import time
     from dataclasses import replace
 
-    from maskdet.export import face_rows
+    from maskdet.io.export import face_rows
     from maskdet.video import OutputError, open_source, run_video
 
     try:
@@ -615,7 +616,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def voc_items(a: argparse.Namespace) -> list:
-    from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, select
+    from maskdet.data.voc import BUNDLED_SPLIT, load_split, load_voc, select
 
     items = load_voc(a.data)
     return items if a.side == "all" else select(items, load_split(a.split or BUNDLED_SPLIT)[a.side])
@@ -670,7 +671,7 @@ def detector_settings(a: argparse.Namespace) -> Iterator[tuple]:
     """(report name, detector, size, zoom, flip) for every `--detector` at every setting it runs: each
     `--imgsz` alone, then as photos run (`run_configs`); names as `report_names` and `config_name` give."""
     from maskdet.detector import FaceDetector
-    from maskdet.runs import config_name, report_names, run_configs
+    from maskdet.eval.runs import config_name, report_names, run_configs
 
     detectors = [FaceDetector.load(source) for source in a.detector]
     for det, name in zip(detectors, report_names([det.path for det in detectors]), strict=True):
@@ -679,8 +680,8 @@ def detector_settings(a: argparse.Namespace) -> Iterator[tuple]:
 
 
 def _evaluate_faces(a: argparse.Namespace) -> str:
-    from maskdet.baselines import YuNetDetector
-    from maskdet.face_eval import evaluate_faces, format_table
+    from maskdet.eval.baselines import YuNetDetector
+    from maskdet.eval.faces import evaluate_faces, format_table
 
     items = voc_items(a)
     reports = {}
@@ -705,7 +706,7 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
 
 
 def _evaluate_pipeline(a: argparse.Namespace) -> str:
-    from maskdet.pipeline_eval import evaluate_pipeline, format_reports, json_ready, save_figures
+    from maskdet.eval.pipeline import evaluate_pipeline, format_reports, json_ready, save_figures
 
     items = voc_items(a)
     pipe = pipeline_from_args(argparse.Namespace(**{**vars(a), "imgsz": a.imgsz[0], "zoom": None}))
@@ -727,7 +728,7 @@ def _evaluate_pipeline(a: argparse.Namespace) -> str:
 
 def _evaluate_closeups(a: argparse.Namespace) -> str:
     from maskdet.classifier import MaskClassifier
-    from maskdet.closeup_eval import closeup_cases, evaluate_closeups, format_closeups
+    from maskdet.eval.closeups import closeup_cases, evaluate_closeups, format_closeups
     from maskdet.pipeline import Pipeline
 
     cases = closeup_cases(CROPS.check(a.data, "--data"), a.per_label, a.seed)
@@ -743,9 +744,9 @@ def _evaluate_closeups(a: argparse.Namespace) -> str:
 
 def _evaluate_classifier(a: argparse.Namespace) -> str:
     from maskdet.classifier import MaskClassifier
-    from maskdet.classifier_eval import evaluate_classifier, format_classification
-    from maskdet.pipeline_eval import json_ready
-    from maskdet.plots import save_confusion, save_reliability
+    from maskdet.eval.classifier import evaluate_classifier, format_classification
+    from maskdet.eval.pipeline import json_ready
+    from maskdet.eval.plots import save_confusion, save_reliability
 
     clf = MaskClassifier.from_pretrained(a.classifier)
     m = evaluate_classifier(clf, a.data, a.batch_size)

@@ -13,7 +13,6 @@ from maskdet._errors import brief
 from maskdet.boxes import fuse_views, merge_passes
 from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
-from maskdet.runs import config_name  # noqa: F401  (app.py imports it from here)
 
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
 # where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones (maskdet.presets).

@@ -2,7 +2,7 @@
 
 `VideoProcessor` is the per-frame engine (pipeline -> tracker -> drawing, counts, timeline, events)
 shared by `process_video`, `detect_video.py` and the app's video and webcam tabs. Frames come from and go
-to `maskdet.videoio` (sources and the writer; its names are re-exported here).
+to `maskdet.io.video` (sources and the writer; its names are re-exported here).
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import cv2
 import numpy as np
 
 from maskdet.annotate import SHORT, draw, text_strip
-from maskdet.results import UNKNOWN, Faces, VideoSummary, compliance, counts_text
-from maskdet.tracking import VIOLATIONS, Tracker
-from maskdet.videoio import (
+from maskdet.io.video import (
     CODECS,
     DEFAULT_FPS,
     LimitError,
@@ -36,6 +34,8 @@ from maskdet.videoio import (
     output_error,
     redact,
 )
+from maskdet.results import UNKNOWN, Faces, VideoSummary, compliance, counts_text
+from maskdet.tracking import VIOLATIONS, Tracker
 
 __all__ = [
     "CODECS",

@@ -46,7 +46,7 @@ def tiny_classifier_folder(folder: Path) -> Path:
 
 def scene_frames(n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """Frames of a generated scene panning sideways (BGR)."""
-    from maskdet.scenes import example_scene
+    from maskdet.data.scenes import example_scene
 
     w, h = size
     base = example_scene(0, w, h)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from maskdet.evaluation import ImageBoxes
+from maskdet.eval.metrics import ImageBoxes
 
 GT_BOXES = [
     np.array([[0, 0, 20, 20], [40, 0, 60, 20], [0, 40, 30, 70], [40, 40, 70, 70]], np.float32),

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 import maskdet
-from maskdet.scenes import REAL_FACES
+from maskdet.data.scenes import REAL_FACES
 
 EXAMPLES = Path(maskdet.__file__).parent / "examples"
 

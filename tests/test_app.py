@@ -29,7 +29,7 @@ def client(app_server):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     """Generated inputs: images of two sizes, a short video, a too-long one, and broken files."""
-    from maskdet.scenes import example_scene
+    from maskdet.data.scenes import example_scene
 
     d = tmp_path_factory.mktemp("inputs")
     out = {}
@@ -428,8 +428,8 @@ def test_a_full_disk_while_annotating_is_an_error_not_a_crash(app_server, files,
     import gradio as gr
     from test_faults import FullDiskWriter
 
-    from maskdet import videoio
     from maskdet.app import MaskdetApp
+    from maskdet.io import video as videoio
 
     app = MaskdetApp(app_args(detector=str(app_server.detector), classifier=str(app_server.classifier), imgsz=320))
     monkeypatch.setattr(videoio.cv2, "VideoWriter", FullDiskWriter)

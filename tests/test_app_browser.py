@@ -97,7 +97,7 @@ def page_width(page) -> tuple[int, int]:
 
 
 def test_upload_an_image_and_see_the_annotated_result(browser, app_server, tmp_path):
-    from maskdet.scenes import example_scene
+    from maskdet.data.scenes import example_scene
 
     photo = tmp_path / "street.jpg"
     cv2.imwrite(str(photo), example_scene(3, 480, 360))

@@ -21,7 +21,7 @@ from video_samples import BlobDetector
 import detect_video
 from maskdet import video_cli
 from maskdet.app import MAX_VIDEO_PIXELS
-from maskdet.imageio import load_image
+from maskdet.io.images import load_image
 from maskdet.pipeline import Pipeline
 from maskdet.video import LimitError, open_source
 

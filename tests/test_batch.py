@@ -27,9 +27,9 @@ from maskdet.batch import (
     read_faces,
     run_batch,
 )
-from maskdet.imageio import load_image
+from maskdet.data.scenes import example_scene
+from maskdet.io.images import load_image
 from maskdet.pipeline import Pipeline
-from maskdet.scenes import example_scene
 from maskdet.video import process_video
 
 SETTINGS = BatchSettings(imgsz=320, zoom=None, flip=False, video_imgsz=320)

@@ -82,7 +82,7 @@ def test_writers_benchmark_quick_mode_writes_every_format(capsys):
 
 def test_classifier_folds_table(tmp_path, capsys):
     """Mean +- spread per recipe from folds.json, as training writes it (mean_spread of the fold headlines)."""
-    from maskdet.training import mean_spread
+    from maskdet.train.classifier import mean_spread
 
     bench = _script("classifier_folds")
     for name, accs in (("A", [0.9, 0.94]), ("B", [0.96, 0.98])):

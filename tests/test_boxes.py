@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.parametrize(
     ("module", "not_loaded"),
     [
-        ("maskdet.detector", "maskdet.evaluation"),
+        ("maskdet.detector", "maskdet.eval.metrics"),
         ("maskdet.annotate", "maskdet.pipeline"),
         ("maskdet.boxes", "maskdet.detector"),
     ],

@@ -5,8 +5,8 @@ import pytest
 
 from maskdet.calibration import fit_temperature, isotonic, reliability, softmax, unknown_threshold
 from maskdet.classifier import MaskClassifier, calibrated_label_threshold
+from maskdet.eval.plots import save_reliability
 from maskdet.pipeline import Pipeline
-from maskdet.plots import save_reliability
 
 
 def test_known_logit_gives_the_documented_probability(tiny_classifier, monkeypatch):

@@ -1,4 +1,4 @@
-"""Close-up evaluation (maskdet.closeup_eval): cases built from a label folder, found / labelled right."""
+"""Close-up evaluation (maskdet.eval.closeups): cases built from a label folder, found / labelled right."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import evaluate
-from maskdet.closeup_eval import closeup_cases, evaluate_closeups, format_closeups
+from maskdet.eval.closeups import closeup_cases, evaluate_closeups, format_closeups
 from maskdet.results import LABELS, Faces
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from voc_sample import make_voc, voc_xml
 
-from maskdet.classifier_data import CropDataConfig, face_side, load_crops, prepare_crops, scene_of, source_of
-from maskdet.data import (
+from maskdet.data.crops import CropDataConfig, face_side, load_crops, prepare_crops, scene_of, source_of
+from maskdet.data.voc import (
     BUNDLED_SPLIT,
     EXTRA_SPLIT,
     SPLITS_DIR,

@@ -109,7 +109,7 @@ def test_letterbox_rectangular_and_square():
 
 
 def test_report_names_are_file_names_unless_two_detectors_share_one():
-    from maskdet.runs import report_names
+    from maskdet.eval.runs import report_names
 
     a, b, c = Path("runs/a/detector-int8.onnx"), Path("runs/b/detector-int8.onnx"), Path("runs/a/detector.onnx")
     assert report_names([a, c]) == ["detector-int8.onnx", "detector.onnx"]
@@ -118,7 +118,7 @@ def test_report_names_are_file_names_unless_two_detectors_share_one():
 
 
 def test_run_sizes_each_once_and_a_static_export_only_its_own(stub_detector):
-    from maskdet.runs import run_sizes
+    from maskdet.eval.runs import run_sizes
 
     dynamic = stub_detector([])  # no imgsz_fixed: any size runs
     assert run_sizes(dynamic, [640, 320, 640]) == [640, 320]
@@ -234,7 +234,7 @@ def test_merge_passes_keeps_the_best_of_overlapping_boxes():
 
 
 def test_run_configs_add_zoomed_passes_to_smaller_sizes_only(stub_detector):
-    from maskdet.runs import run_configs
+    from maskdet.eval.runs import run_configs
 
     dynamic = stub_detector([])
     assert run_configs(dynamic, [640, 320], None) == [(640, None, False), (320, None, False)]

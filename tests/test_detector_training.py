@@ -6,7 +6,7 @@ import pytest
 from voc_sample import make_voc
 
 import train
-from maskdet.data import load_voc, make_split, save_split
+from maskdet.data.voc import load_voc, make_split, save_split
 from maskdet.detector import FaceDetector
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from maskdet.boxes import box_iou, match
-from maskdet.evaluation import RECALL_POINTS, ImageBoxes, mean_average_precision, recall_precision
+from maskdet.eval.metrics import RECALL_POINTS, ImageBoxes, mean_average_precision, recall_precision
 
 
 def case():

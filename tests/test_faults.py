@@ -26,7 +26,8 @@ from video_samples import (
 )
 
 import detect_video
-from maskdet import video_cli, videoio
+from maskdet import video_cli
+from maskdet.io import video as videoio
 from maskdet.pipeline import Pipeline
 from maskdet.video import OutputError, VideoSource, process_video
 

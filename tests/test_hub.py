@@ -13,10 +13,11 @@ import pytest
 from test_classifier import make_hub_cache
 
 from maskdet import cli
+from maskdet.data.scenes import example_scene
 from maskdet.detector import WEIGHTS_DIR
-from maskdet.hub import UPLOAD_FILES, downloads_allowed, save_release
+from maskdet.hub import UPLOAD_FILES, downloads_allowed
 from maskdet.pipeline import Pipeline
-from maskdet.scenes import example_scene
+from maskdet.train.release import save_release
 
 REPO = "someone/maskdet"
 RELEASE_FILES = {

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from maskdet.imageio import MAX_PIXELS, load_image, rgb_to_bgr
+from maskdet.io.images import MAX_PIXELS, load_image, rgb_to_bgr
 
 
 def rgb_image(w=64, h=48, color=(200, 30, 10)) -> Image.Image:

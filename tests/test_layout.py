@@ -2,7 +2,8 @@
 
 Read with `ast`, not by importing: an edge is any `import maskdet.x` / `from maskdet.x import ...` /
 relative import in a maskdet module, at the top or inside a function (a deferred import is still a
-dependency, it only hides the cycle until that function runs).
+dependency, it only hides the cycle until that function runs). The layers (docs/architecture.md): a module
+imports only modules of its own layer or below.
 """
 
 from __future__ import annotations
@@ -18,11 +19,21 @@ from conftest import ROOT
 PACKAGE = ROOT / "maskdet"
 FACADE = "maskdet"  # __init__.py: lazy names and typing-only imports for the public API, not a layer
 
-# Edges that close a cycle today, allowed until issue 18's re-layout removes them. Any other cycle
-# fails; an entry that no longer exists fails too (remove it then), so the list only shrinks.
-KNOWN_CYCLES = {
-    ("maskdet.hub", "maskdet.classifier"),  # issue 18: hub.save_release <-> classifier's hub.snapshot / push_folder
-    ("maskdet.hub", "maskdet.detector"),  # issue 18: hub.save_release <-> detector's hub.snapshot
+# Edges that close a cycle, allowed while a re-layout removes them (none left since issue 18). Any other
+# cycle fails; an entry that no longer exists fails too (remove it then), so the list only shrinks.
+KNOWN_CYCLES: set[tuple[str, str]] = set()
+
+# module or subpackage (under maskdet) -> layer, low to high; the longest matching name wins. A module
+# imports only its own layer or lower ones, at the top, in a function or under TYPE_CHECKING alike.
+LAYERS = {
+    # 0: plain values and helpers, no models
+    **dict.fromkeys(["_env", "_errors", "assets", "results", "presets", "boxes", "calibration"], 0),
+    # 1: files, runtimes, the model resolver; train.card too: MaskClassifier.save_pretrained writes its card
+    **dict.fromkeys(["io", "ort", "backbones", "hub", "train.card"], 1),
+    **dict.fromkeys(["detector", "classifier"], 2),  # 2: the two models
+    **dict.fromkeys(["pipeline", "annotate", "tracking", "data"], 3),  # 3: what takes both models' results
+    **dict.fromkeys(["video", "batch", "eval", "train"], 4),  # 4: whole jobs over many frames or images
+    **dict.fromkeys(["app", "cli", "video_cli", "__main__", ""], 5),  # 5: the edges; "" is the facade, maskdet
 }
 
 
@@ -32,6 +43,16 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _facade_names() -> dict[str, str]:
+    """maskdet/__init__.py's lazy names -> their modules: `from maskdet import Pipeline` imports maskdet.pipeline."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    lazy = next(n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_LAZY")
+    return ast.literal_eval(lazy)
+
+
+FACADE_NAMES = _facade_names()
 
 
 def imported(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> list[str]:
@@ -45,7 +66,10 @@ def imported(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -
             prefix = ".".join([*base, node.module] if node.module else base)
         else:
             prefix = node.module or ""
-        names = [f"{prefix}.{a.name}" for a in node.names if f"{prefix}.{a.name}" in MODULES] or [prefix]
+        names = [f"{prefix}.{a.name}" for a in node.names if f"{prefix}.{a.name}" in MODULES]
+        if prefix == FACADE:
+            names += [FACADE_NAMES[a.name] for a in node.names if a.name in FACADE_NAMES]
+        names = names or [prefix]
     return [name for name in names if name in MODULES and name != module]
 
 
@@ -112,6 +136,26 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def layer(module: str) -> int:
+    """The layer of a maskdet module: its longest named prefix in LAYERS (maskdet itself is "")."""
+    parts = module.split(".")[1:]
+    for end in range(len(parts), -1, -1):
+        name = ".".join(parts[:end])
+        if name in LAYERS and (name or module == FACADE):
+            return LAYERS[name]
+    raise KeyError(f"{module} has no layer: add it (or its subpackage) to LAYERS in tests/test_layout.py")
+
+
+def upward(graph: dict[str, set[str]], layer_of=layer) -> list[str]:
+    """Every import of a higher layer, as "a (layer) -> b (layer)"."""
+    return [
+        f"{a} ({layer_of(a)}) -> {b} ({layer_of(b)})"
+        for a in sorted(graph)
+        for b in sorted(graph[a])
+        if layer_of(b) > layer_of(a)
+    ]
+
+
 @pytest.mark.parametrize(
     ("graph", "expected"),
     [
@@ -128,8 +172,8 @@ def test_the_graph_sees_absolute_relative_and_deferred_imports():
     graph = import_graph(top_level_only=False)
     assert "maskdet.results" in graph["maskdet.pipeline"]  # from maskdet.results import Faces
     assert "maskdet.ort" in graph["maskdet.classifier"]  # from maskdet import ort
-    assert "maskdet.card" in graph["maskdet.classifier"]  # inside save_pretrained
-    assert "maskdet.card" not in import_graph(top_level_only=True)["maskdet.classifier"]
+    assert "maskdet.train.card" in graph["maskdet.classifier"]  # inside save_pretrained
+    assert "maskdet.train.card" not in import_graph(top_level_only=True)["maskdet.classifier"]
     assert "maskdet.__main__" in MODULES and len(MODULES) > 20
 
 
@@ -146,6 +190,39 @@ def test_no_new_import_cycle():
         graph[a] = graph[a] - {b}
     found = cycles(graph)
     assert not found, f"import cycle among {found}: move the shared code down a layer (KNOWN_CYCLES is for issue 18)"
+
+
+def test_every_module_has_a_layer():
+    assert layer("maskdet.train.card") == 1 and layer("maskdet.train.release") == 4 and layer("maskdet") == 5
+    assert layer("maskdet.io") == layer("maskdet.io.video") == 1
+    with pytest.raises(KeyError, match=r"maskdet\.nowhere has no layer"):
+        layer("maskdet.nowhere")
+    for module in MODULES:
+        layer(module)  # raises naming the module
+
+
+def test_upward_finds_exactly_the_imports_of_a_higher_layer():
+    graph = {"low": {"mid"}, "mid": {"low"}, "high": {"low", "mid"}}
+    assert upward(graph, {"low": 0, "mid": 1, "high": 2}.get) == ["low (0) -> mid (1)"]
+
+
+def test_the_graph_sees_the_facade_names():
+    tree = ast.parse("from maskdet import Pipeline, hub\nfrom maskdet import __version__")
+    found = [imported(node, "maskdet.boxes", False) for node in tree.body]
+    assert found == [["maskdet.hub", "maskdet.pipeline"], ["maskdet"]]
+
+
+def test_no_upward_import():
+    """Module-level, deferred and typing-only imports alike: a lower layer never needs a higher one."""
+    graph = import_graph(top_level_only=False)
+    graph[FACADE] = _facade_imports()
+    found = upward(graph)
+    assert not found, f"upward imports {found}: move the code that needs the higher module up (or down), see LAYERS"
+
+
+def _facade_imports() -> set[str]:
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    return {t for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for t in imported(node, FACADE, True)}
 
 
 def test_every_module_imports():

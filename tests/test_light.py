@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 from video_samples import moving_faces, write_video
 
-from maskdet.scenes import example_scene
+from maskdet.data.scenes import example_scene
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKED = ("torch", "torchvision", "ultralytics", "timm")

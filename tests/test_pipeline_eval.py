@@ -10,8 +10,8 @@ import pytest
 from voc_sample import make_voc
 
 import evaluate
-from maskdet.data import VocImage
-from maskdet.pipeline_eval import score_faces
+from maskdet.data.voc import VocImage
+from maskdet.eval.pipeline import score_faces
 from maskdet.results import LABELS, Faces
 
 
@@ -171,7 +171,7 @@ def test_evaluate_classify(models, tmp_path, capsys):
 
 def test_evaluate_faces_smoke(models, tmp_path, capsys):
     """The detector-only mode shares the data flags: --all, and --split with its default val side."""
-    from maskdet.data import load_voc, make_split, save_split
+    from maskdet.data.voc import load_voc, make_split, save_split
 
     voc = make_voc(tmp_path / "voc")
     split = save_split(make_split(load_voc(voc)), tmp_path / "split.json")

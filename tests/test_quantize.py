@@ -1,4 +1,4 @@
-"""INT8 detector quantisation (maskdet.quantize) and `train.py quantize`."""
+"""INT8 detector quantisation (maskdet.train.quantize) and `train.py quantize`."""
 
 import re
 
@@ -8,9 +8,9 @@ import pytest
 from voc_sample import make_voc
 
 import train
-from maskdet.data import load_voc, make_split, save_split
+from maskdet.data.voc import load_voc, make_split, save_split
 from maskdet.detector import FaceDetector
-from maskdet.quantize import calibration_blobs, head_prefix, quantize_detector
+from maskdet.train.quantize import calibration_blobs, head_prefix, quantize_detector
 
 
 @pytest.fixture(scope="module")

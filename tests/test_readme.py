@@ -28,7 +28,7 @@ def example_files(tmp_path, monkeypatch):
     """The files the examples open, generated, in the folder they run in."""
     from video_samples import write_video
 
-    from maskdet.scenes import example_scene
+    from maskdet.data.scenes import example_scene
 
     cv2.imwrite(str(tmp_path / "crowd.jpg"), example_scene(0, 640, 480, 3))
     write_video(tmp_path / "street.mp4", [example_scene(i % 2, 320, 240, 2) for i in range(6)], fps=5)

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from maskdet.synth import PLACEMENTS, draw_mask, mask_polygon
+from maskdet.data.synth import PLACEMENTS, draw_mask, mask_polygon
 
 # right eye, left eye, nose tip, mouth right, mouth left: an upright face in a 200x200 image
 LANDMARKS = np.array([[70, 80], [130, 80], [100, 110], [80, 140], [120, 140]], np.float32)

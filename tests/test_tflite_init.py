@@ -1,4 +1,4 @@
-"""Pretrained TFLite weights read into ultralytics (maskdet.tflite_init) and a fine-tune started from them."""
+"""Pretrained TFLite weights read into ultralytics (maskdet.train.tflite_init) and a fine-tune started from them."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_calibrated_batchnorm_keeps_the_eval_function_and_fits_training_mode():
     (batch statistics) starts close to it instead of renormalising every layer."""
     import torch
 
-    from maskdet.tflite_init import calibrate_bn, probe_image
+    from maskdet.train.tflite_init import calibrate_bn, probe_image
 
     torch.manual_seed(0)
     model = _model()
@@ -76,8 +76,8 @@ def test_calibrated_batchnorm_keeps_the_eval_function_and_fits_training_mode():
 
 
 def test_bad_init_path_is_a_clear_error():
-    from maskdet.detector_training import DetectorTrainConfig
-    from maskdet.tflite_init import TfliteGraph
+    from maskdet.train.detector import DetectorTrainConfig
+    from maskdet.train.tflite_init import TfliteGraph
 
     with pytest.raises(ValueError, match=r"\.tflite"):
         DetectorTrainConfig(init=Path("weights.pt"))
@@ -89,7 +89,7 @@ def test_bad_init_path_is_a_clear_error():
 @pytest.fixture(scope="module")
 def converted():
     _litert()
-    from maskdet.tflite_init import TfliteGraph, map_weights, probe_image
+    from maskdet.train.tflite_init import TfliteGraph, map_weights, probe_image
 
     model = _model()
     graph = TfliteGraph(WIDER)
@@ -121,7 +121,7 @@ def test_converted_model_reproduces_the_tflite_detections(converted):
     import cv2
 
     from maskdet.boxes import box_iou
-    from maskdet.tflite_init import letterbox_rgb01
+    from maskdet.train.tflite_init import letterbox_rgb01
 
     model, graph, mapping = converted
     assert len(mapping) == 63  # every conv of a 1-class YOLOv8n detect model; keypoints and DFL left
@@ -148,7 +148,7 @@ def test_converted_model_reproduces_the_tflite_detections(converted):
 @pytest.mark.slow
 @needs_wider
 def test_three_class_variant_starts_every_class_from_the_face_score(converted):
-    from maskdet.tflite_init import map_weights, probe_image
+    from maskdet.train.tflite_init import map_weights, probe_image
 
     one, graph, _ = converted
     three = _model(nc=3)
@@ -165,7 +165,7 @@ def test_training_starts_from_the_tflite_init(tmp_path):
     """`train.py detector --init X.tflite`: the converted, calibrated checkpoint is what one epoch trains."""
     _litert()
     import train
-    from maskdet.data import load_voc, make_split, save_split
+    from maskdet.data.voc import load_voc, make_split, save_split
 
     voc = make_voc(tmp_path / "voc", n_images=8)
     split = save_split(make_split(load_voc(voc), val_fraction=0.25), tmp_path / "split.json")

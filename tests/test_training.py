@@ -9,9 +9,9 @@ import pytest
 
 import train
 from maskdet.classifier import MaskClassifier
-from maskdet.evaluation import classification_metrics
+from maskdet.eval.metrics import classification_metrics
 from maskdet.results import LABELS
-from maskdet.training import TrainConfig, add_context, degrade, mean_spread
+from maskdet.train.classifier import TrainConfig, add_context, degrade, mean_spread
 
 TINY = "--model mobilenetv3_small_050 --img-size 32 --epochs 1"
 COLORS = {"with_mask": (255, 0, 0), "without_mask": (0, 255, 0), "mask_worn_incorrectly": (0, 0, 255)}

@@ -26,7 +26,7 @@ from maskdet.annotate import draw
 from maskdet.app import render
 from maskdet.app.inputs import check_uploaded, flag, hide_paths, input_error, payload_path, read_image, threshold
 from maskdet.app.models import Models, _Serialised
-from maskdet.imageio import bgr_to_rgb
+from maskdet.io.images import bgr_to_rgb
 from maskdet.video import LimitError, VideoProcessor, open_source, process_video
 
 KEEP_SECONDS = 3600  # annotated videos and timelines are deleted after an hour, and all of them at exit

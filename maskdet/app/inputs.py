@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from maskdet.imageio import MAX_BYTES, load_image, rgb_to_bgr
+from maskdet.io.images import MAX_BYTES, load_image, rgb_to_bgr
 
 log = logging.getLogger("maskdet.app")
 

@@ -188,7 +188,7 @@ def _shown_source(path: Any, given: Any) -> str:
 
 def _face_ap(path: Path | None, imgsz: int, zoom: int | None = None, flip: bool = False) -> float | None:
     """Face AP50 of this detector file at one setting, from the face_eval.json beside it (our evaluation)."""
-    from maskdet.detector import config_name
+    from maskdet.eval.runs import config_name
 
     report = _read_json(path.parent / "face_eval.json") if path is not None else None
     row = (report or {}).get(f"maskdet {path.name} @{config_name(imgsz, zoom, flip)}") if path else None

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from maskdet.annotate import COLORS
-from maskdet.export import face_rows, write_rows
+from maskdet.io.export import face_rows, write_rows
 from maskdet.results import Faces, compliance
 
 HEX_COLOURS = {label: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for label, bgr in COLORS.items()}  # as the boxes

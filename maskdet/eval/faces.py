@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from maskdet.data import VocImage
-from maskdet.evaluation import ImageBoxes, mean_average_precision, recall_precision
+from maskdet.data.voc import VocImage
+from maskdet.eval.metrics import ImageBoxes, mean_average_precision, recall_precision
 from maskdet.results import Faces
 
 Detect = Callable[[np.ndarray, float], Faces]  # (frame, conf) -> faces

@@ -29,13 +29,13 @@ import cv2
 import numpy as np
 
 from maskdet.boxes import match
-from maskdet.data import VocImage
-from maskdet.evaluation import RECALL_POINTS, ImageBoxes, mean_average_precision
+from maskdet.data.voc import VocImage
+from maskdet.eval.metrics import RECALL_POINTS, ImageBoxes, mean_average_precision
+from maskdet.eval.plots import markdown_matrix, save_confusion, save_pr_curves
+from maskdet.eval.runs import config_name, run_configs
 from maskdet.pipeline import Pipeline
-from maskdet.plots import markdown_matrix, save_confusion, save_pr_curves
 from maskdet.presets import PHOTO
 from maskdet.results import UNKNOWN, Faces
-from maskdet.runs import config_name, run_configs
 
 FLOOR = 0.001  # face confidence the pipeline runs at: AP needs the whole ranking, not just the operating point
 MISSED, FALSE_FACE = "missed", "false face"

@@ -16,7 +16,7 @@ def _cartoon_face(img: np.ndarray, cx: int, cy: int, size: int, placement: str |
     """Draw a simple face (and a synthetic mask, as in training) centred at (cx, cy), in place."""
     import cv2
 
-    from maskdet.synth import draw_mask
+    from maskdet.data.synth import draw_mask
 
     skin = tuple(int(c) for c in rng.choice([(140, 170, 220), (100, 140, 190), (70, 100, 150), (170, 200, 235)]))
     w, h = size, int(size * 1.3)
@@ -53,7 +53,7 @@ def _example_photo(name: str) -> np.ndarray:
     """A bundled example photo, read once: scenes are made per frame by the load test and the tests."""
     import cv2
 
-    photo = cv2.imread(str(Path(__file__).parent / "examples" / name), cv2.IMREAD_COLOR)
+    photo = cv2.imread(str(Path(__file__).parents[1] / "examples" / name), cv2.IMREAD_COLOR)
     photo.flags.writeable = False  # shared between calls
     return photo
 

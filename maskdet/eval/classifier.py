@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from maskdet.data import IMAGE_SUFFIXES, VOC_LABEL_MAP
-from maskdet.evaluation import detailed_metrics
-from maskdet.imageio import load_image
-from maskdet.plots import markdown_matrix
+from maskdet.data.voc import IMAGE_SUFFIXES, VOC_LABEL_MAP
+from maskdet.eval.metrics import detailed_metrics
+from maskdet.eval.plots import markdown_matrix
+from maskdet.io.images import load_image
 
 
 def read_image_folder(root: str | Path, names: Sequence[str]) -> tuple[list[Path], np.ndarray]:
@@ -53,7 +53,7 @@ def evaluate_classifier(clf: Any, root: str | Path, batch_size: int = 64) -> dic
     Files that are not readable images are skipped and listed under "unreadable".
     """
     from maskdet.calibration import reliability
-    from maskdet.classifier_data import face_side, source_of
+    from maskdet.data.crops import face_side, source_of
 
     paths, labels = read_image_folder(root, clf.label_names)
     y_true, y_pred, confidence, sides, sources, unreadable = [], [], [], [], [], []

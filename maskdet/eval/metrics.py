@@ -217,8 +217,8 @@ def detailed_metrics(
     """`classification_metrics` plus accuracy by face size (`SIZE_BINS`) and by source, where known.
 
     Args:
-        sides: (N,) face side in pixels (`classifier_data.face_side`).
-        sources: (N,) source names (`classifier_data.source_of`).
+        sides: (N,) face side in pixels (`data.crops.face_side`).
+        sources: (N,) source names (`data.crops.source_of`).
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     m = classification_metrics(y_true, y_pred, names)

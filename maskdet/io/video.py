@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskdet.imageio import MIN_SIDE
+from maskdet.io.images import MIN_SIDE
 
 __all__ = [
     "CODECS",

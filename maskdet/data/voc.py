@@ -27,7 +27,7 @@ VOC_LABEL_MAP = {
     "mask_worn_incorrectly": "mask_worn_incorrectly",
 }
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-SPLITS_DIR = Path(__file__).parent / "splits"
+SPLITS_DIR = Path(__file__).parents[1] / "splits"
 
 
 def bundled_split(name: str) -> Path:
@@ -211,7 +211,7 @@ def split_for(root: str | Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(
             f"no bundled split for {str(root)!r} (looked for {path.name} in {str(SPLITS_DIR)!r}); make one with "
-            "maskdet.data.make_split + save_split and pass it"
+            "maskdet.data.voc.make_split + save_split and pass it"
         )
     return path
 

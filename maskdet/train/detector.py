@@ -9,7 +9,7 @@ from pathlib import Path
 
 from maskdet._env import configure_ultralytics
 from maskdet.assets import VOC
-from maskdet.data import BUNDLED_SPLIT, load_sets, select, split_for, voc_to_yolo
+from maskdet.data.voc import BUNDLED_SPLIT, load_sets, select, split_for, voc_to_yolo
 
 
 @dataclass
@@ -36,7 +36,7 @@ class DetectorTrainConfig:
     warmup_epochs: float = 3.0  # 0 for a fine-tune: warm-up starts the bias LR at 0.1, which undoes a trained head
     repeat_threshold: float | None = None  # set: oversample images with rare labels (data.repeat_factors)
     extra: tuple[Path, ...] = ()  # more VOC folders, each split by its bundled split (data.split_for)
-    init: Path | None = None  # a YOLOv8n .tflite to start from (maskdet.tflite_init), instead of `model`
+    init: Path | None = None  # a YOLOv8n .tflite to start from (maskdet.train.tflite_init), instead of `model`
     calibration_images: int = 64  # training images that set the converted model's BatchNorm statistics
 
     def __post_init__(self) -> None:
@@ -65,7 +65,7 @@ def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: Det
     import cv2
 
     from maskdet.assets import WIDER_FACE_TFLITE
-    from maskdet.tflite_init import convert, letterbox_rgb01, save_checkpoint
+    from maskdet.train.tflite_init import convert, letterbox_rgb01, save_checkpoint
 
     WIDER_FACE_TFLITE.check(tflite, "--init")
 
@@ -143,7 +143,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     # dynamic input: the same file serves every imgsz (speed vs small faces is a runtime choice)
     onnx = Path(model.export(format="onnx", imgsz=cfg.export_imgsz, dynamic=True, simplify=True, verbose=False))
     shutil.copyfile(onnx, out / "weights" / "detector.onnx")
-    from maskdet.quantize import INT8_NAME, quantize_detector, voc_training_images
+    from maskdet.train.quantize import INT8_NAME, quantize_detector, voc_training_images
 
     # the INT8 copy the bundled weights serve by default (faster on CPU, same AP: model_card.md)
     quantize_detector(onnx, out / "weights" / INT8_NAME, voc_training_images(cfg.data, cfg.split, cfg.seed))

@@ -113,7 +113,7 @@ def quantize_detector(
 
 def voc_training_images(voc: str | Path, split: str | Path | None = None, seed: int = 0) -> list[Path]:
     """The training side of a split, shuffled (seeded): the detector's own calibration set."""
-    from maskdet.data import BUNDLED_SPLIT, load_split, load_voc, select
+    from maskdet.data.voc import BUNDLED_SPLIT, load_split, load_voc, select
 
     paths = [item.path for item in select(load_voc(voc), load_split(split or BUNDLED_SPLIT)["train"])]
     random.Random(seed).shuffle(paths)

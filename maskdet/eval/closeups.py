@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskdet.data import IMAGE_SUFFIXES
+from maskdet.data.voc import IMAGE_SUFFIXES
 from maskdet.results import LABELS, Faces
 
 

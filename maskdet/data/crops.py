@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from maskdet.assets import CROPS, EXTRA, VOC, YUNET
 from maskdet.boxes import expand_boxes
-from maskdet.data import BUNDLED_SPLIT, EXTRA_SPLIT, IMAGE_SUFFIXES, check_labels, load_split, load_voc, select
+from maskdet.data.voc import BUNDLED_SPLIT, EXTRA_SPLIT, IMAGE_SUFFIXES, check_labels, load_split, load_voc, select
 from maskdet.pipeline import DEFAULT_MARGIN, crop_faces
 
 SYNTH_PREFIX = "synth_"
@@ -45,7 +45,7 @@ def scene_of(name: str) -> str | None:
     """
     stem = Path(name).stem
     if stem.startswith(SYNTH_PREFIX):
-        from maskdet.synth import PLACEMENTS
+        from maskdet.data.synth import PLACEMENTS
 
         rest = stem[len(SYNTH_PREFIX) :]
         placement = next((p for p in sorted(PLACEMENTS, key=len, reverse=True) if rest.startswith(p + "_")), None)
@@ -181,7 +181,7 @@ def _scene_crops(
 
 
 def _synthesise(cfg: CropDataConfig, maskless: list[tuple[str, np.ndarray]], out: Path) -> Counter:
-    from maskdet.synth import PLACEMENTS, detect_landmarks, draw_mask, yunet
+    from maskdet.data.synth import PLACEMENTS, detect_landmarks, draw_mask, yunet
 
     detector = yunet(cfg.yunet)
     rng = np.random.default_rng(cfg.seed)

@@ -1,0 +1,1 @@
+"""Datasets: VOC parsing and splits, face-crop folders, synthetic masks, generated scenes."""

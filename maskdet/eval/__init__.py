@@ -1,0 +1,1 @@
+"""Evaluation: metrics, detector / pipeline / classifier / close-up reports, plots, baselines."""
