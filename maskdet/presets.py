@@ -7,7 +7,9 @@ instead of repeating sizes and thresholds.
   0.703 at 320 on our validation split). Live video (webcam, streams, video files): 320, real time on 2 CPU
   cores (~32 ms per 640x480 frame with 5 faces) at the cost of faces under ~16 px. docs/speed.md.
 - Zoom. Photos add a second, 1024 pass for the faces the main pass sees small (`FaceDetector.detect`):
-  face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (docs/accuracy.md).
+  face AP@0.5 0.909 vs 0.864 at 640 alone, about 2.8x the time per photo (docs/accuracy.md). With it come
+  two cheap coarse passes (320, 160) that add the faces filling most of the frame, which the 640 pass misses
+  (selfies, portraits: `detector.BIG_FACE`).
 - Flip. Photos also run both passes on the mirrored image and fuse each pair of views (`fuse_views`): face
   AP@0.5 0.919 vs 0.909 on all faces, AP@0.5:0.95 0.612 vs 0.598, end-to-end mAP@0.5 0.836, for ~2x the
   photo time (model_card.md). Live video never flips.

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskdet.detector import FaceDetector, resolve_detector
+from maskdet.detector import FaceDetector, coarse_sizes, resolve_detector
 from maskdet.results import Faces
 
 
@@ -166,11 +166,25 @@ def test_zoom_adds_only_the_small_faces_of_the_second_pass():
     det = FaceDetector(model)
     frame = marked_frame()
     faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)
-    assert model.calls == [(640, False), (1280, False)]
+    assert model.calls == [(640, False), (1280, False), (320, False), (160, False)]  # + the big-face passes
     np.testing.assert_allclose(faces.boxes, [BIG, TINY])  # the big face once (the first pass's), the tiny added
     np.testing.assert_allclose(faces.scores, [0.9, 0.6])
     model.calls.clear()
     assert len(det.detect(frame, conf=0.3, imgsz=640)) == 1 and model.calls == [(640, False)]  # no zoom: one pass
+
+
+def test_coarse_passes_add_only_the_big_faces_the_main_pass_missed():
+    # a face filling the frame that only the 320 pass finds; a small face only the 160 pass reports (coarse
+    # passes are least reliable on small faces); the big face of the main pass, seen again at 320
+    selfie, speck = [80, 20, 560, 470], [10, 10, 40, 40]  # sides ~465 and 30 px: over and under 0.12 x 640
+    model = SceneModel([(BIG, 0.9, None, (640, 320)), (selfie, 0.7, None, (320,)), (speck, 0.6, None, (160,))])
+    det = FaceDetector(model)
+    faces = det.detect(marked_frame(), conf=0.3, imgsz=640, zoom=1280)
+    np.testing.assert_allclose(faces.boxes, [BIG, selfie])
+    np.testing.assert_allclose(faces.scores, [0.9, 0.7])
+    model.calls.clear()
+    assert len(det.detect(marked_frame(), conf=0.3, imgsz=640)) == 1 and model.calls == [(640, False)]  # no zoom
+    assert coarse_sizes(640) == [320, 160] and coarse_sizes(320) == [160] and coarse_sizes(256) == []
 
 
 def test_flip_fuses_the_two_views_in_frame_coordinates():
@@ -193,14 +207,14 @@ def test_flip_also_fuses_the_views_of_the_zoomed_pass():
     det = FaceDetector(model)
     frame = marked_frame()
     faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280, flip=True)
-    assert model.calls == [(640, False), (640, True), (1280, False), (1280, True)]
+    assert model.calls == [(640, False), (640, True), (1280, False), (1280, True), (320, False), (160, False)]
     # the big face from the 640 views (mean 0.8); the zoomed pass adds the tiny faces: one seen both ways
     # (mean 0.5), one in the mirrored view alone (half its 0.8); its own big face it does not add
     np.testing.assert_allclose(faces.boxes, [BIG, TINY, alone], atol=1e-3)
     np.testing.assert_allclose(faces.scores, [0.8, 0.5, 0.4])
     model.calls.clear()
     faces = det.detect(frame, conf=0.3, imgsz=640, zoom=1280)  # no flip: the plain view of each pass only
-    assert model.calls == [(640, False), (1280, False)]
+    assert model.calls == [(640, False), (1280, False), (320, False), (160, False)]
     np.testing.assert_allclose(faces.scores, [0.9, 0.6])
 
 

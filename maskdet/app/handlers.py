@@ -27,7 +27,7 @@ from maskdet.app import render
 from maskdet.app.inputs import check_uploaded, flag, hide_paths, input_error, payload_path, read_image, threshold
 from maskdet.app.models import Models, _Serialised
 from maskdet.io.images import bgr_to_rgb
-from maskdet.video import LimitError, VideoProcessor, open_source, process_video
+from maskdet.video import LimitError, VideoProcessor, open_source, run_video
 
 KEEP_SECONDS = 3600  # annotated videos and timelines are deleted after an hour, and all of them at exit
 MAX_VIDEO_PIXELS = 3840 * 2160
@@ -157,7 +157,7 @@ class MaskdetApp:
     ) -> tuple[str, dict, str, str]:
         """Video -> (annotated H.264 .mp4 path, summary JSON, timeline CSV path, summary JSON file path).
 
-        The summary is `maskdet.video.process_video`'s (frames, fps, size, faces, people, compliance,
+        The summary is `maskdet.video.run_video`'s, as JSON (frames, fps, size, faces, people, compliance,
         timeline with one row a second, events, ...) without server paths, plus `stopped`. Videos over
         the duration limit are refused from their header, before any frame is decoded.
         """
@@ -190,9 +190,9 @@ class MaskdetApp:
 
         progress(0, desc="Annotating", unit="frames")
         try:
-            summary = process_video(
+            summary = run_video(
                 pipe,
-                source,  # opened above; process_video closes it
+                source,  # opened above; run_video closes it
                 output,
                 track=track,
                 blur=blur,
@@ -204,12 +204,12 @@ class MaskdetApp:
             raise input_error(f"Cannot process this video: {hide_paths(e)}", title="Video failed") from e
         finally:
             self._stops.pop(session, None)
-        if not summary.get("frames") or not output.is_file():
+        if not summary.frames or not output.is_file():
             raise input_error("No frame of this video could be decoded; it is empty or corrupt.", title="Video failed")
         text = render.video_json(summary)
         csv_path = out_dir / f"{stem}_timeline.csv"
         try:
-            render.write_video_downloads(text, summary.get("timeline") or [], csv_path, json_path)
+            render.write_video_downloads(text, summary.to_csv_rows(), csv_path, json_path)
         except OSError as e:
             raise _storage_error(e) from e
         # the answer is the file's JSON read back: numpy values plain, exactly what the download holds

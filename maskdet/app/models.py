@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,10 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from maskdet._env import read_json
 from maskdet.app.inputs import hide_paths, input_error
-from maskdet.detector import DEFAULT_IMGSZ, LIVE_IMGSZ, detector_metrics
+from maskdet.detector import detector_metrics
+from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "weights"  # the models that ship with maskdet
@@ -46,8 +47,8 @@ class Models:
         self,
         detector: str | None = None,
         classifier: str | None = None,
-        imgsz: int = DEFAULT_IMGSZ,
-        live_imgsz: int = LIVE_IMGSZ,
+        imgsz: int = PHOTO.imgsz,
+        live_imgsz: int = LIVE.imgsz,
         zoom: int | None = None,
         flip: bool = False,
     ):
@@ -162,16 +163,9 @@ class Models:
         }
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _classifier_metrics(folder: Path | None) -> dict | None:
     """metrics.json beside a classifier, without its training config (paths on the machine that trained it)."""
-    metrics = _read_json(folder / "metrics.json") if folder is not None else None
+    metrics = read_json(folder / "metrics.json") if folder is not None else None
     return {k: v for k, v in metrics.items() if k != "config"} if isinstance(metrics, dict) else None
 
 
@@ -190,6 +184,6 @@ def _face_ap(path: Path | None, imgsz: int, zoom: int | None = None, flip: bool 
     """Face AP50 of this detector file at one setting, from the face_eval.json beside it (our evaluation)."""
     from maskdet.eval.runs import config_name
 
-    report = _read_json(path.parent / "face_eval.json") if path is not None else None
+    report = read_json(path.parent / "face_eval.json") if path is not None else None
     row = (report or {}).get(f"maskdet {path.name} @{config_name(imgsz, zoom, flip)}") if path else None
     return row.get("ap50") if isinstance(row, dict) else None

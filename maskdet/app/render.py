@@ -16,7 +16,7 @@ import numpy as np
 
 from maskdet.annotate import COLORS
 from maskdet.io.export import face_rows, write_rows
-from maskdet.results import Faces, compliance
+from maskdet.results import Faces, VideoSummary, compliance
 
 HEX_COLOURS = {label: "#{2:02x}{1:02x}{0:02x}".format(*bgr) for label, bgr in COLORS.items()}  # as the boxes
 TABLE_HEADERS = ["#", "label", "label conf.", "face conf.", "x1", "y1", "x2", "y2"]
@@ -71,9 +71,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)  # Path and anything else
 
 
-def video_json(summary: dict[str, Any]) -> str:
-    """/detect_video's JSON text: `process_video`'s summary without its server paths (source, output)."""
-    return json.dumps({k: v for k, v in summary.items() if k not in ("source", "output")}, indent=1, default=_jsonable)
+def video_json(summary: VideoSummary) -> str:
+    """/detect_video's JSON text: the summary without its server paths (source, output)."""
+    data = {k: v for k, v in summary.to_dict().items() if k not in ("source", "output")}
+    return json.dumps(data, indent=1, default=_jsonable)
 
 
 # ------------------------------------------------------------------------------------- the page
@@ -201,10 +202,8 @@ def write_image_downloads(result: dict, folder: Path) -> tuple[list[dict[str, An
     return rows, json_path, csv_path
 
 
-def write_video_downloads(text: str, timeline: list[dict[str, Any]], csv_path: Path, json_path: Path) -> None:
-    """The timeline as CSV (one row a second) and the summary JSON text as a file."""
+def write_video_downloads(text: str, timeline_rows: list[list[Any]], csv_path: Path, json_path: Path) -> None:
+    """The timeline as CSV (`VideoSummary.to_csv_rows`: one row a second) and the summary JSON text as a file."""
     with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in timeline for k in row)))
-        writer.writeheader()
-        writer.writerows(timeline)
+        csv.writer(f).writerows(timeline_rows)
     json_path.write_text(text + "\n")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from gradio.route_utils import FnIndexInferError
 
+from maskdet._env import sigterm_as_interrupt
 from maskdet.app.inputs import log
 from maskdet.app.style import CSS, THEME
-from maskdet.detector import LIVE_IMGSZ
+from maskdet.presets import LIVE
 
 if TYPE_CHECKING:
     from maskdet.app.handlers import MaskdetApp
@@ -26,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="app.py", description="maskdet Gradio app and HTTP API.")
     add_model_args(p)  # --imgsz: photos (Image tab, /detect_image)
-    p.add_argument("--live-imgsz", type=int, default=LIVE_IMGSZ, help="detector input size for the webcam and videos")
+    p.add_argument("--live-imgsz", type=int, default=LIVE.imgsz, help="detector input size for the webcam and videos")
     p.set_defaults(
         detector=os.environ.get("MASKDET_DETECTOR") or None,
         classifier=os.environ.get("MASKDET_CLASSIFIER") or None,
@@ -70,10 +69,9 @@ def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:
     except gr.Error as e:
         print(f"error: {e.__cause__ or e.message}", file=sys.stderr)
         return 2
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
     try:
-        demo.launch(**launch_kwargs(args))  # blocks; Gradio closes its server on KeyboardInterrupt
+        with sigterm_as_interrupt():
+            demo.launch(**launch_kwargs(args))  # blocks; Gradio closes its server on KeyboardInterrupt
     except OSError as e:  # the port is taken (another app.py?) or the host is not this machine's
         print(
             f"error: cannot serve on {args.host}:{args.port}: {e} Fix: --port N, or stop the other server",
@@ -81,15 +79,9 @@ def serve(demo: gr.Blocks, args: argparse.Namespace) -> int:
         )
         return 2
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
         demo.close()
         app.cleanup()
     return 0
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def launch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
