@@ -222,10 +222,10 @@ def test_add_context_keeps_the_crop_whole_inside_new_surroundings():
     rng = np.random.default_rng(0)
     crop = rng.integers(0, 256, (60, 40, 3), dtype=np.uint8)
     other = rng.integers(0, 256, (30, 30, 3), dtype=np.uint8)
-    assert add_context(crop, random.Random(0), 0.0, other) is crop
+    assert add_context(crop, random.Random(0), 0.0, lambda: other) is crop
     seeded = random.Random(3)
     for _ in range(30):  # every kind of surroundings: mirrored edges, the blurred other image, a flat colour
-        out = add_context(crop, seeded, 1.0, other)
+        out = add_context(crop, seeded, 1.0, lambda: other)
         assert out.shape[0] > crop.shape[0] and out.shape[1] > crop.shape[1]
         assert out.shape[0] <= crop.shape[0] * 1.91 and out.shape[1] <= crop.shape[1] * 1.91
         y, x = np.unravel_index(

@@ -6,6 +6,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,14 +164,16 @@ def degrade(crop: np.ndarray, rng: random.Random, prob: float, sizes: tuple[int,
     return cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def add_context(crop: np.ndarray, rng: random.Random, prob: float, other: np.ndarray | None = None) -> np.ndarray:
+def add_context(
+    crop: np.ndarray, rng: random.Random, prob: float, other: Callable[[], np.ndarray] | None = None
+) -> np.ndarray:
     """With probability `prob`, surround a crop with 4-45% of its size per side of unrelated surroundings.
 
     Web crops and the synthetic masks drawn on them are cut tight to the face, while the pipeline's crop
     of a detected face carries a 15% margin of whatever is around it. Without this, a plain coloured
     background under the chin reads as a mask pulled down (a maskless face pasted on a smooth texture
     was called mask_worn_incorrectly 18 times in 50; `evaluate.py closeups`). The surroundings are, at
-    random: another training image of the batch blurred past recognition (`other`), the crop's own
+    random: another training image of the batch blurred past recognition (`other()`, called only then), the crop's own
     mirrored edges, or a flat colour with noise.
     """
     if prob <= 0 or rng.random() >= prob:
@@ -183,8 +186,9 @@ def add_context(crop: np.ndarray, rng: random.Random, prob: float, other: np.nda
     if kind < 0.35:
         return cv2.copyMakeBorder(crop, top, bottom, left, right, cv2.BORDER_REFLECT_101)
     size = (w + left + right, h + top + bottom)
-    if kind < 0.75 and other is not None and other.size:
-        bg = cv2.GaussianBlur(cv2.resize(other, size, interpolation=cv2.INTER_LINEAR), (0, 0), rng.uniform(2, 8))
+    picked = other() if kind < 0.75 and other is not None else None
+    if picked is not None and picked.size:
+        bg = cv2.GaussianBlur(cv2.resize(picked, size, interpolation=cv2.INTER_LINEAR), (0, 0), rng.uniform(2, 8))
     else:
         colour = np.array([rng.randrange(256) for _ in range(3)], np.int16)
         noise = np.random.default_rng(rng.randrange(2**32)).integers(-10, 11, (size[1], size[0], 3), dtype=np.int16)
@@ -207,13 +211,16 @@ def make_transforms(
 
     def transform(batch: dict) -> dict:
         images = []
+
+        def other() -> np.ndarray:  # a batch image as BGR, converted only when add_context uses one
+            return np.asarray(batch["image"][rng.randrange(len(batch["image"]))].convert("RGB"))[..., ::-1]
+
         for im in batch["image"]:
             im = im.convert("RGB")
             if aug is not None:
                 im = aug(im)
             crop = np.ascontiguousarray(np.asarray(im)[..., ::-1])  # RGB -> BGR: the classifier's own input order
             if train:
-                other = np.asarray(batch["image"][rng.randrange(len(batch["image"]))].convert("RGB"))[..., ::-1]
                 crop = degrade(add_context(crop, rng, context_prob, other), rng, low_res_prob, low_res_sizes)
             images.append(crop)
         x = torch.from_numpy(clf.preprocess(images))
