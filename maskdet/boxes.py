@@ -34,6 +34,12 @@ def expand_boxes(boxes: np.ndarray, margin: float, width: int, height: int) -> n
     return out
 
 
+def box_sides(boxes: np.ndarray) -> np.ndarray:
+    """Each xyxy box's size as one number, sqrt(width x height) in pixels (the size buckets of face AP)."""
+    wh = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.sqrt((wh[:, 2] - wh[:, 0]) * (wh[:, 3] - wh[:, 1]))
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, 4) x (M, 4) xyxy -> (N, M) IoU."""
     a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)

@@ -10,7 +10,7 @@ import numpy as np
 from maskdet import hub
 from maskdet._env import configure_ultralytics, read_json
 from maskdet._errors import brief
-from maskdet.boxes import fuse_views, merge_passes
+from maskdet.boxes import box_sides, fuse_views, merge_passes
 from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
 
@@ -62,12 +62,6 @@ def coarse_sizes(imgsz: int) -> list[int]:
         sizes.append(size)
         size //= 2
     return sizes
-
-
-def _sides(faces: Faces) -> np.ndarray:
-    """Each box's geometric-mean side in pixels."""
-    wh = faces.boxes[:, 2:] - faces.boxes[:, :2]
-    return np.sqrt(wh[:, 0] * wh[:, 1])
 
 
 class FaceDetector:
@@ -146,11 +140,11 @@ class FaceDetector:
         if zoom is None or zoom <= imgsz or self.imgsz_fixed:
             return faces
         small = self._views(frame, conf, iou, zoom, flip)
-        side = _sides(small) * imgsz / max(frame.shape[:2])  # as the first pass sees them
+        side = box_sides(small.boxes) * imgsz / max(frame.shape[:2])  # as the first pass sees them
         faces = merge_passes(faces, small[side < SMALL_FACE], iou)
         for size in coarse_sizes(imgsz):
             big = self._detect(frame, conf, iou, size)
-            faces = merge_passes(faces, big[_sides(big) >= BIG_FACE * max(frame.shape[:2])], iou)
+            faces = merge_passes(faces, big[box_sides(big.boxes) >= BIG_FACE * max(frame.shape[:2])], iou)
         return faces
 
     def _views(self, frame: np.ndarray, conf: float, iou: float, imgsz: int, flip: bool) -> Faces:

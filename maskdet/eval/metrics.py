@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from maskdet.boxes import match
+from maskdet.boxes import box_sides, match
 
 SIZE_RANGES = {"all": (0, 1e5), "<16px": (0, 16), "16-48px": (16, 48), ">48px": (48, 1e5), ">=16px": (16, 1e5)}
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)  # COCOeval's recall thresholds: where the PR curves are sampled
@@ -166,7 +166,7 @@ def recall_precision(
     for gt, pred in zip(gts, preds, strict=True):
         g = np.asarray(gt.boxes).reshape(-1, 4)
         m = match(g, pred.boxes, pred.scores, iou)
-        sizes = np.sqrt(np.prod(g[:, 2:] - g[:, :2], axis=1))
+        sizes = box_sides(g)
         for name, (lo, hi) in size_ranges.items():
             sel = (sizes >= lo) & (sizes < hi)
             hits[name][0] += int((m[sel] >= 0).sum())
