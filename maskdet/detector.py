@@ -11,7 +11,7 @@ from maskdet import hub
 from maskdet._env import configure_ultralytics, read_json
 from maskdet._errors import brief
 from maskdet.boxes import box_sides, fuse_views, merge_passes
-from maskdet.presets import LIVE, PHOTO
+from maskdet.presets import PHOTO
 from maskdet.results import Faces
 
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
@@ -23,11 +23,6 @@ SMALL_FACE = 32
 # 160 passes; face AP on the two validation splits unchanged or up; +~4% photo time). docs/accuracy.md.
 BIG_FACE = 0.12
 COARSE_MIN = 160
-# The photo and live settings live in maskdet.presets; these names stay for existing imports.
-DEFAULT_IMGSZ = PHOTO.imgsz
-LIVE_IMGSZ = LIVE.imgsz
-DEFAULT_ZOOM = PHOTO.zoom
-DEFAULT_FLIP = PHOTO.flip
 WEIGHTS_DIR = hub.WEIGHTS_DIR  # model resolution lives in maskdet.hub; the name stays for existing imports
 
 

@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from maskdet.detector import FaceDetector
 
 DEFAULT_MARGIN = 0.15
-# Named detector settings (maskdet.presets), so that a caller says which product it wants instead of three
-# numbers. Without a preset, `Pipeline` runs one 640 pass.
-PRESETS = presets.PRESETS
 
 
 def preset_settings(preset: str | Preset | None) -> dict:

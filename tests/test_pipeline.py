@@ -3,6 +3,7 @@ import pytest
 
 from maskdet.boxes import expand_boxes
 from maskdet.pipeline import Pipeline, crop_faces
+from maskdet.presets import LIVE, PHOTO
 from maskdet.results import Faces
 
 
@@ -112,13 +113,12 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     """Photos default to the accurate size, video entry points to the real-time one; both reach the detector."""
     import detect_video
     from maskdet.app import Models, parse_args
-    from maskdet.detector import DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
 
-    assert LIVE_IMGSZ < DEFAULT_IMGSZ
-    assert Pipeline(stub_detector([]), stub_classifier).imgsz == DEFAULT_IMGSZ
-    assert detect_video.build_parser().parse_args(["--source", "0"]).imgsz == LIVE_IMGSZ
+    assert LIVE.imgsz < PHOTO.imgsz
+    assert Pipeline(stub_detector([]), stub_classifier).imgsz == PHOTO.imgsz
+    assert detect_video.build_parser().parse_args(["--source", "0"]).imgsz == LIVE.imgsz
     args = parse_args([])
-    assert (args.imgsz, args.live_imgsz) == (DEFAULT_IMGSZ, LIVE_IMGSZ)
+    assert (args.imgsz, args.live_imgsz) == (PHOTO.imgsz, LIVE.imgsz)
 
     from maskdet.classifier import MaskClassifier
     from maskdet.detector import FaceDetector
@@ -127,24 +127,24 @@ def test_photos_and_live_video_get_their_own_default_sizes(stub_detector, stub_c
     # the app loads through the public loaders: stubs stand in for the files
     monkeypatch.setattr(FaceDetector, "load", classmethod(lambda cls, *a, **k: det))
     monkeypatch.setattr(MaskClassifier, "from_pretrained", classmethod(lambda cls, *a, **k: stub_classifier))
-    models = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ)
+    models = Models(imgsz=PHOTO.imgsz, live_imgsz=LIVE.imgsz)
     models.pipeline(0.3, 0.0)(frame)
     models.pipeline(0.3, 0.0, live=True)(frame)
-    assert [c["imgsz"] for c in det.calls] == [DEFAULT_IMGSZ, LIVE_IMGSZ]
+    assert [c["imgsz"] for c in det.calls] == [PHOTO.imgsz, LIVE.imgsz]
 
-    zoomed = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, zoom=1024)  # app.py --zoom: photos only
+    zoomed = Models(imgsz=PHOTO.imgsz, live_imgsz=LIVE.imgsz, zoom=1024)  # app.py --zoom: photos only
     det.calls.clear()
     zoomed.pipeline(0.3, 0.0)(frame)
     zoomed.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["zoom"] for c in det.calls] == [1024, None]
     # app.py's default (--no-flip turns it off): photos only
-    flipped = Models(imgsz=DEFAULT_IMGSZ, live_imgsz=LIVE_IMGSZ, flip=True)
+    flipped = Models(imgsz=PHOTO.imgsz, live_imgsz=LIVE.imgsz, flip=True)
     det.calls.clear()
     flipped.pipeline(0.3, 0.0)(frame)
     flipped.pipeline(0.3, 0.0, live=True)(frame)
     assert [c["flip"] for c in det.calls] == [True, False]
     assert args.flip and not parse_args(["--no-flip"]).flip  # photos flip by default
-    assert args.zoom == DEFAULT_ZOOM > DEFAULT_IMGSZ and parse_args(["--zoom", "0"]).zoom is None  # 0: one pass
+    assert args.zoom == PHOTO.zoom > PHOTO.imgsz and parse_args(["--zoom", "0"]).zoom is None  # 0: one pass
 
 
 def test_zoom_must_be_larger_than_imgsz(stub_detector):
@@ -160,11 +160,10 @@ def test_flip_reaches_the_detector_only_when_asked(stub_detector, stub_classifie
 
 
 def test_presets_name_the_photo_and_live_settings(stub_detector, stub_classifier, frame):
-    from maskdet.detector import DEFAULT_FLIP, DEFAULT_IMGSZ, DEFAULT_ZOOM, LIVE_IMGSZ
     from maskdet.pipeline import preset_settings
 
-    assert preset_settings("photo") == {"imgsz": DEFAULT_IMGSZ, "zoom": DEFAULT_ZOOM, "flip": DEFAULT_FLIP}
-    assert preset_settings("live") == {"imgsz": LIVE_IMGSZ, "zoom": None, "flip": False}
+    assert preset_settings("photo") == {"imgsz": PHOTO.imgsz, "zoom": PHOTO.zoom, "flip": PHOTO.flip}
+    assert preset_settings("live") == {"imgsz": LIVE.imgsz, "zoom": None, "flip": False}
     with pytest.raises(ValueError, match="unknown preset 'fast'; use one of 'photo', 'live'"):
         preset_settings("fast")
     det = stub_detector([[10, 10, 60, 60]])
@@ -174,14 +173,14 @@ def test_presets_name_the_photo_and_live_settings(stub_detector, stub_classifier
         "shape": None,
         "conf": 0.2,
         "iou": 0.5,
-        "imgsz": DEFAULT_IMGSZ,
-        "zoom": DEFAULT_ZOOM,
-        "flip": DEFAULT_FLIP,
+        "imgsz": PHOTO.imgsz,
+        "zoom": PHOTO.zoom,
+        "flip": PHOTO.flip,
     }
     live = photo.with_preset("live")
     live(frame)
     assert (live.detector, live.face_threshold) == (det, 0.2)  # same models and thresholds, no reload
-    assert (det.calls[-1]["imgsz"], det.calls[-1]["zoom"], det.calls[-1]["flip"]) == (LIVE_IMGSZ, None, False)
+    assert (det.calls[-1]["imgsz"], det.calls[-1]["zoom"], det.calls[-1]["flip"]) == (LIVE.imgsz, None, False)
 
 
 def test_from_pretrained_checks_the_preset_before_loading_models(monkeypatch):
