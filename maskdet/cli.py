@@ -154,6 +154,14 @@ def detector_parser(prog: str = "train.py") -> argparse.ArgumentParser:
         default=None,
         help=f"start from a YOLOv8n .tflite (e.g. {WIDER_FACE_TFLITE.default})",
     )
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="a face detector (.pt, or a .tflite as --init) whose confident unannotated faces are masked out"
+        " of the training images (ignore regions)",
+    )
+    p.add_argument("--teacher-conf", type=float, default=0.5, help="teacher score for an ignore region")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
     p.add_argument("--export-imgsz", type=int, default=640, help="ONNX export size (the model is dynamic)")
@@ -220,6 +228,8 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 repeat_threshold=a.repeat_threshold,
                 extra=tuple(a.extra),
                 init=a.init,
+                teacher=a.teacher,
+                teacher_conf=a.teacher_conf,
             )
             print(json.dumps(train_detector(cfg), indent=2))
         else:

@@ -162,7 +162,8 @@ def test_three_class_variant_starts_every_class_from_the_face_score(converted):
 @pytest.mark.slow
 @needs_wider
 def test_training_starts_from_the_tflite_init(tmp_path):
-    """`train.py detector --init X.tflite`: the converted, calibrated checkpoint is what one epoch trains."""
+    """`train.py detector --init X.tflite --teacher X.tflite`: the converted, calibrated checkpoint is what one
+    epoch trains, and it is the teacher too."""
     _litert()
     import train
     from maskdet.data.voc import load_voc, make_split, save_split
@@ -172,7 +173,7 @@ def test_training_starts_from_the_tflite_init(tmp_path):
     out = tmp_path / "det"
     argv = (
         f"detector --data {voc} --split {split} --init {WIDER} --imgsz 64 --epochs 1 --batch 4 "
-        f"--output-dir {out} --export-imgsz 64"
+        f"--output-dir {out} --export-imgsz 64 --teacher {WIDER}"
     )
     assert train.main(argv.split()) == 0
     import torch
@@ -180,5 +181,9 @@ def test_training_starts_from_the_tflite_init(tmp_path):
     init = torch.load(out / "init.pt", weights_only=False)["model"]
     assert init.names == {0: "face"}
     assert abs(float(init.model[0].bn.weight.mean()) - 1.0) > 1e-3  # calibrated, not identity
-    assert json.loads((out / "metrics.json").read_text())["config"]["init"] == str(WIDER)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["init"] == str(WIDER)
+    # the teacher is the same TFLite: its converted init.pt is reused, and what it found is recorded
+    assert metrics["ignored"]["teacher"] == str(WIDER) and not (out / "teacher.pt").exists()
+    assert json.loads((out / "teacher.json").read_text())["faces"] == metrics["ignored"]["faces"]
     assert (out / "weights" / "detector-int8.onnx").is_file()

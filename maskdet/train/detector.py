@@ -7,6 +7,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from maskdet._env import configure_ultralytics
 from maskdet.assets import VOC
 from maskdet.data.voc import BUNDLED_SPLIT, load_sets, select, split_for, voc_to_yolo
@@ -38,11 +40,20 @@ class DetectorTrainConfig:
     extra: tuple[Path, ...] = ()  # more VOC folders, each split by its bundled split (data.split_for)
     init: Path | None = None  # a YOLOv8n .tflite to start from (maskdet.train.tflite_init), instead of `model`
     calibration_images: int = 64  # training images that set the converted model's BatchNorm statistics
+    teacher: Path | None = (
+        None  # a face detector (.pt, or .tflite converted as `init`) whose extra faces are masked out
+    )
+    teacher_conf: float = 0.5  # its score from which an unannotated face becomes an ignore region
 
     def __post_init__(self) -> None:
         self.data, self.split, self.output_dir = Path(self.data), Path(self.split), Path(self.output_dir)
         self.extra = tuple(Path(p) for p in self.extra)
         self.init = Path(self.init) if self.init is not None else None
+        self.teacher = Path(self.teacher) if self.teacher is not None else None
+        if self.teacher is not None and self.teacher.suffix.lower() not in (".pt", ".tflite"):
+            raise ValueError(f"teacher must be an ultralytics .pt or a YOLOv8 .tflite, but got {str(self.teacher)!r}")
+        if not 0 < self.teacher_conf < 1:
+            raise ValueError(f"teacher_conf must be in (0, 1), but got {self.teacher_conf}")
         if self.init is not None and self.init.suffix.lower() != ".tflite":
             raise ValueError(f"init must be a YOLOv8 .tflite file, but got {str(self.init)!r}; use --model for a .pt")
         if self.imgsz % 32:
@@ -58,7 +69,7 @@ class DetectorTrainConfig:
 
 
 def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: DetectorTrainConfig) -> Path:
-    """`out/init.pt`: the TFLite model as a 1-class ultralytics checkpoint, its BatchNorms calibrated on
+    """`out` (a .pt path): the TFLite model as a 1-class ultralytics checkpoint, its BatchNorms calibrated on
     `cfg.calibration_images` training images (seeded), ready for `YOLO(...).train()`."""
     import random
 
@@ -71,7 +82,41 @@ def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: Det
 
     chosen = random.Random(cfg.seed).sample(train_images, min(cfg.calibration_images, len(train_images)))
     images = [letterbox_rgb01(img) for img in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in chosen) if img is not None]
-    return save_checkpoint(convert(tflite, nc=1, calibration=images), out / "init.pt")
+    return save_checkpoint(convert(tflite, nc=1, calibration=images), out)
+
+
+def mask_teacher_faces(cfg: DetectorTrainConfig, train: list, images_dir: Path, out: Path) -> dict:
+    """Replace the training images' symlinks in `images_dir` with copies whose teacher faces are masked
+    out (`maskdet.train.teacher`); the faces found are kept in `out/teacher.json`. Returns its summary."""
+    import cv2
+
+    from maskdet.train.teacher import mask_out, teacher_faces
+
+    teacher = cfg.teacher
+    if not teacher.is_file():
+        raise FileNotFoundError(f"--teacher {str(teacher)!r} not found")
+    if teacher.suffix.lower() == ".tflite":
+        converted = out / ("init.pt" if teacher == cfg.init else "teacher.pt")
+        if not converted.is_file():
+            init_from_tflite(teacher, [it.path for it in train], converted, cfg)
+        teacher = converted
+    faces = teacher_faces(teacher, train, conf=cfg.teacher_conf)
+    for it in train:
+        if it.stem in faces:
+            link = images_dir / it.path.name
+            image = cv2.imread(str(it.path), cv2.IMREAD_COLOR)
+            link.unlink()
+            if not cv2.imwrite(str(link), mask_out(image, faces[it.stem], it.boxes)):
+                raise OSError(f"could not write {str(link)!r}")
+    summary = {
+        "teacher": str(cfg.teacher),
+        "conf": cfg.teacher_conf,
+        "images": len(faces),
+        "faces": sum(len(b) for b in faces.values()),
+    }
+    record = {**summary, "boxes": {stem: np.round(b, 1).tolist() for stem, b in faces.items()}}
+    (out / "teacher.json").write_text(json.dumps(record) + "\n")
+    return summary
 
 
 def train_detector(cfg: DetectorTrainConfig) -> dict:
@@ -90,7 +135,10 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     last = out / "weights" / "last.pt"
     model = cfg.model
     if cfg.init is not None and not (cfg.resume and last.is_file()):
-        model = str(init_from_tflite(cfg.init, [it.path for it in select(items, split["train"])], out, cfg))
+        model = str(init_from_tflite(cfg.init, [it.path for it in select(items, split["train"])], out / "init.pt", cfg))
+    teacher = None
+    if cfg.teacher is not None:
+        teacher = mask_teacher_faces(cfg, select(items, split["train"]), data_yaml.parent / "images" / "train", out)
     args = dict(
         data=str(data_yaml),
         imgsz=cfg.imgsz,
@@ -138,6 +186,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
         "precision": float(val.box.mp),
         "recall": float(val.box.mr),
         "imgsz": cfg.imgsz,
+        "ignored": teacher,
         "config": {k: str(v) for k, v in asdict(cfg).items()},
     }
     # dynamic input: the same file serves every imgsz (speed vs small faces is a runtime choice)
