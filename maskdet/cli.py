@@ -161,6 +161,13 @@ def detector_parser(prog: str = "train.py") -> argparse.ArgumentParser:
         help="a face detector (.pt, or a .tflite as --init) whose confident unannotated faces are masked out"
         " of the training images (ignore regions)",
     )
+    p.add_argument(
+        "--classes",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="1: one class, face (the classifier labels it); 3: a class per mask label",
+    )
     p.add_argument("--teacher-conf", type=float, default=0.5, help="teacher score for an ignore region")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
@@ -228,6 +235,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 repeat_threshold=a.repeat_threshold,
                 extra=tuple(a.extra),
                 init=a.init,
+                classes=a.classes,
                 teacher=a.teacher,
                 teacher_conf=a.teacher_conf,
             )

@@ -25,6 +25,7 @@ from maskdet.data.voc import (
     voc_to_yolo,
     yolo_label_lines,
 )
+from maskdet.results import LABELS
 
 
 @pytest.fixture
@@ -134,6 +135,24 @@ def test_voc_to_yolo(voc, tmp_path):
     assert (rows[:, 0] == 0).all() and (rows[:, 1:] >= 0).all() and (rows[:, 1:] <= 1).all()
     assert len(rows) == sum(len(it.boxes) for it in items)
     voc_to_yolo(items, split, tmp_path / "yolo")  # re-runnable
+
+
+def test_voc_to_yolo_by_label_gives_each_mask_label_its_class(voc, tmp_path):
+    """The 3-class detector's data: class ids in LABELS order, the same boxes as the one-class data."""
+    items = load_voc(voc)
+    split = make_split(items, val_fraction=0.25)
+    yaml = voc_to_yolo(items, split, tmp_path / "yolo", by_label=True)
+    assert "names:\n  0: with_mask\n  1: without_mask\n  2: mask_worn_incorrectly\n" in yaml.read_text()
+    for it in items:
+        side = "train" if it.stem in split["train"] else "val"
+        label_file = tmp_path / "yolo" / "labels" / side / f"{it.stem}.txt"
+        rows = [line.split() for line in label_file.read_text().splitlines()]
+        inside = yolo_label_lines(it.boxes, it.width, it.height).splitlines()
+        assert [r[1:] for r in rows] == [line.split()[1:] for line in inside]
+        kept = [lab for lab, box in zip(it.labels, it.boxes, strict=True) if yolo_label_lines(box, it.width, it.height)]
+        assert [LABELS[int(r[0])] for r in rows] == kept  # a box outside the image is dropped with its label
+    files = (tmp_path / "yolo" / "labels").rglob("*.txt")
+    assert {int(line.split()[0]) for f in files for line in f.read_text().splitlines()} == {0, 1, 2}
 
 
 def _image(*labels):

@@ -64,6 +64,14 @@ def test_lr0_flag_picks_adamw_and_no_warmup(tmp_path, monkeypatch):
     assert "optimizer" not in default and "lr0" not in default and default["warmup_epochs"] == 3.0
 
 
+def test_classes_3_trains_one_class_per_mask_label(tmp_path, monkeypatch):
+    """--classes 3 (issue 17's option b): the data names the three labels and ultralytics keeps them apart."""
+    args = _train_args(tmp_path, monkeypatch, "--classes 3")
+    assert "2: mask_worn_incorrectly" in Path(args["data"]).read_text() and args["single_cls"] is False
+    default = _train_args(tmp_path / "b", monkeypatch)
+    assert "0: face" in Path(default["data"]).read_text() and default["single_cls"] is True
+
+
 def test_repeat_threshold_flag_oversamples_the_training_list(tmp_path, monkeypatch):
     """--repeat-threshold reaches the dataset ultralytics trains on; without it every image is listed once."""
     args = _train_args(tmp_path, monkeypatch, "--repeat-threshold 1.0")
@@ -72,7 +80,9 @@ def test_repeat_threshold_flag_oversamples_the_training_list(tmp_path, monkeypat
     assert "train: images/train" in Path(default["data"]).read_text()
 
 
-@pytest.mark.parametrize("flag", ["--lr0 0", "--lr0 2", "--warmup-epochs -1", "--repeat-threshold 0"])
+@pytest.mark.parametrize(
+    "flag", ["--lr0 0", "--lr0 2", "--warmup-epochs -1", "--repeat-threshold 0", "--teacher-conf 1.5"]
+)
 def test_bad_learning_rate_flags_are_clear_errors(flag, capsys):
     assert train.main(f"detector --output-dir unused {flag}".split()) == 2
     assert "must be" in capsys.readouterr().err

@@ -258,8 +258,10 @@ def voc_to_yolo(
     split: dict[str, list[str]],
     out_dir: str | Path,
     repeat_threshold: float | None = None,
+    by_label: bool = False,
 ) -> Path:
-    """Write an ultralytics dataset: one class `face`, every annotated face whatever its mask label.
+    """Write an ultralytics dataset: one class `face`, every annotated face whatever its mask label (or,
+    with `by_label`, one class per mask label, in LABELS order: the 3-class detector).
 
     Images are symlinked (never copied); labels are `0 cx cy w h` normalised to [0, 1]. Images
     without faces get an empty label file (background images are valid YOLO samples). With
@@ -278,7 +280,10 @@ def voc_to_yolo(
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(it.path.resolve())
-            (out_dir / "labels" / side / f"{it.stem}.txt").write_text(yolo_label_lines(it.boxes, it.width, it.height))
+            ids = [LABELS.index(label) for label in it.labels] if by_label else None
+            (out_dir / "labels" / side / f"{it.stem}.txt").write_text(
+                yolo_label_lines(it.boxes, it.width, it.height, ids)
+            )
     train = "images/train"
     if repeat_threshold is not None:
         factors = repeat_factors([it for it, _ in linked["train"]], repeat_threshold)
@@ -286,18 +291,22 @@ def voc_to_yolo(
         train = "train.txt"
         (out_dir / train).write_text("".join(line + "\n" for line in listed))
     yaml = out_dir / "data.yaml"
-    yaml.write_text(f"path: {out_dir}\ntrain: {train}\nval: images/val\nnames:\n  0: face\n")
+    names = "".join(f"  {i}: {name}\n" for i, name in enumerate(LABELS if by_label else ("face",)))
+    yaml.write_text(f"path: {out_dir}\ntrain: {train}\nval: images/val\nnames:\n{names}")
     return yaml
 
 
-def yolo_label_lines(boxes: np.ndarray, width: int, height: int) -> str:
-    """xyxy pixel boxes -> YOLO `0 cx cy w h` lines, normalised and clipped to [0, 1]."""
+def yolo_label_lines(boxes: np.ndarray, width: int, height: int, class_ids: Sequence[int] | None = None) -> str:
+    """xyxy pixel boxes -> YOLO `class cx cy w h` lines (class 0 unless `class_ids` says), normalised and
+    clipped to [0, 1]."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    class_ids = [0] * len(boxes) if class_ids is None else list(class_ids)
     lines = []
-    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
+    for (x1, y1, x2, y2), c in zip(boxes, class_ids, strict=True):
         x1, x2 = np.clip([x1, x2], 0, width) / width
         y1, y2 = np.clip([y1, y2], 0, height) / height
         if x2 > x1 and y2 > y1:
-            lines.append(f"0 {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}")
+            lines.append(f"{c} {(x1 + x2) / 2:.6f} {(y1 + y2) / 2:.6f} {x2 - x1:.6f} {y2 - y1:.6f}")
     return "".join(line + "\n" for line in lines)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from maskdet._env import configure_ultralytics
 from maskdet.assets import VOC
 from maskdet.data.voc import BUNDLED_SPLIT, load_sets, select, split_for, voc_to_yolo
+from maskdet.results import LABELS
 
 
 @dataclass
@@ -40,9 +41,9 @@ class DetectorTrainConfig:
     extra: tuple[Path, ...] = ()  # more VOC folders, each split by its bundled split (data.split_for)
     init: Path | None = None  # a YOLOv8n .tflite to start from (maskdet.train.tflite_init), instead of `model`
     calibration_images: int = 64  # training images that set the converted model's BatchNorm statistics
-    teacher: Path | None = (
-        None  # a face detector (.pt, or .tflite converted as `init`) whose extra faces are masked out
-    )
+    classes: int = 1  # 1: `face` (the classifier labels it); 3: one class per mask label (issue 17's option b)
+    # a face detector (.pt, or a .tflite converted as `init`) whose confident unannotated faces are masked out
+    teacher: Path | None = None
     teacher_conf: float = 0.5  # its score from which an unannotated face becomes an ignore region
 
     def __post_init__(self) -> None:
@@ -52,6 +53,8 @@ class DetectorTrainConfig:
         self.teacher = Path(self.teacher) if self.teacher is not None else None
         if self.teacher is not None and self.teacher.suffix.lower() not in (".pt", ".tflite"):
             raise ValueError(f"teacher must be an ultralytics .pt or a YOLOv8 .tflite, but got {str(self.teacher)!r}")
+        if self.classes not in (1, 3):
+            raise ValueError(f"classes must be 1 (face) or 3 (one per mask label), but got {self.classes}")
         if not 0 < self.teacher_conf < 1:
             raise ValueError(f"teacher_conf must be in (0, 1), but got {self.teacher_conf}")
         if self.init is not None and self.init.suffix.lower() != ".tflite":
@@ -82,7 +85,8 @@ def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: Det
 
     chosen = random.Random(cfg.seed).sample(train_images, min(cfg.calibration_images, len(train_images)))
     images = [letterbox_rgb01(img) for img in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in chosen) if img is not None]
-    return save_checkpoint(convert(tflite, nc=1, calibration=images), out)
+    names = LABELS if cfg.classes == 3 else ("face",)
+    return save_checkpoint(convert(tflite, nc=len(names), calibration=images), out, names)
 
 
 def mask_teacher_faces(cfg: DetectorTrainConfig, train: list, images_dir: Path, out: Path) -> dict:
@@ -131,7 +135,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
 
     out = cfg.output_dir.resolve()
     items, split = load_sets([(cfg.data, cfg.split), *((root, split_for(root)) for root in cfg.extra)])
-    data_yaml = voc_to_yolo(items, split, out / "yolo-data", cfg.repeat_threshold)
+    data_yaml = voc_to_yolo(items, split, out / "yolo-data", cfg.repeat_threshold, by_label=cfg.classes == 3)
     last = out / "weights" / "last.pt"
     model = cfg.model
     if cfg.init is not None and not (cfg.resume and last.is_file()):
@@ -155,7 +159,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
         exist_ok=True,
         plots=True,
         verbose=False,
-        single_cls=True,
+        single_cls=cfg.classes == 1,
         warmup_epochs=cfg.warmup_epochs,
     )
     if cfg.lr0 is not None:  # ultralytics' `auto` optimizer ignores lr0, so name the optimizer too
