@@ -662,7 +662,18 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
     e = sub.add_parser("pipeline", help="end to end: per-class AP, mAP, face AP, confusion of matched faces")
     add_data_args(e)
     add_model_args(e, several_sizes=True)
-    e.add_argument("--output-dir", type=Path, default=Path("runs/eval"), help="pipeline_eval.json and the plots")
+    e.add_argument(
+        "--output-dir", type=Path, default=Path("runs/eval"), help="pipeline_eval.json, predictions.npz and the plots"
+    )
+    m = sub.add_parser(
+        "compare", help="two `pipeline` runs on the same images: B - A in mAP50 and face AP50, paired bootstrap"
+    )
+    add_data_args(m)
+    m.add_argument("a", type=Path, help="output dir of the first `evaluate.py pipeline` run (the baseline)")
+    m.add_argument("b", type=Path, help="output dir of the second run")
+    m.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the images")
+    m.add_argument("--level", type=float, default=0.9, help="interval coverage")
+    m.add_argument("--json", type=Path, default=None, help="write the full result here")
     u = sub.add_parser("closeups", help="big faces: found and labelled right on face crops, whole and pasted")
     u.add_argument(
         "--data", type=Path, default=CROPS.default, help="image folder <folder>/<label>/*.jpg (docs/data.md)"
@@ -724,12 +735,15 @@ def _evaluate_faces(a: argparse.Namespace) -> str:
 
 
 def _evaluate_pipeline(a: argparse.Namespace) -> str:
+    from maskdet.eval.compare import PREDICTIONS, save_predictions
     from maskdet.eval.pipeline import evaluate_pipeline, format_reports, json_ready, save_figures
 
     items = voc_items(a)
     pipe = pipeline_from_args(argparse.Namespace(**{**vars(a), "imgsz": a.imgsz[0], "zoom": None}))
-    reports = evaluate_pipeline(pipe, items, a.imgsz, zoom=a.zoom)
+    predictions: dict = {}
+    reports = evaluate_pipeline(pipe, items, a.imgsz, zoom=a.zoom, predictions=predictions)
     a.output_dir.mkdir(parents=True, exist_ok=True)
+    save_predictions(a.output_dir / PREDICTIONS, [it.stem for it in items], predictions)
     save_figures(reports, a.output_dir)
     config = {
         "data": str(a.data),
@@ -742,6 +756,27 @@ def _evaluate_pipeline(a: argparse.Namespace) -> str:
     out = json_ready({"config": config, "reports": reports})
     (a.output_dir / "pipeline_eval.json").write_text(json.dumps(out, indent=2) + "\n")
     return format_reports(reports)
+
+
+def _evaluate_compare(a: argparse.Namespace) -> str:
+    from maskdet.eval.compare import PREDICTIONS, compare_runs, format_comparison, load_predictions
+
+    if a.resamples < 1 or not 0 < a.level < 1:
+        raise ValueError(f"--resamples must be >= 1 and --level in (0, 1), but got {a.resamples} and {a.level}")
+    items = voc_items(a)
+    stems = [it.stem for it in items]
+    runs = []
+    for folder in (a.a, a.b):
+        saved, faces = load_predictions(folder / PREDICTIONS)
+        if saved != stems:
+            raise ValueError(f"{str(folder)!r} holds predictions for other images than --data/--split/--side give")
+        runs.append(faces)
+    result = compare_runs(items, *runs, resamples=a.resamples, level=a.level)
+    if not result:
+        raise ValueError(f"{str(a.a)!r} and {str(a.b)!r} share no setting ({list(runs[0])} vs {list(runs[1])})")
+    if a.json:
+        a.json.write_text(json.dumps(result, indent=2) + "\n")
+    return format_comparison(result, str(a.a), str(a.b))
 
 
 def _evaluate_closeups(a: argparse.Namespace) -> str:
@@ -780,12 +815,13 @@ def _evaluate_classifier(a: argparse.Namespace) -> str:
 
 
 def evaluate_main(argv: list[str] | None = None, prog: str = "evaluate.py") -> int:
-    """`python evaluate.py {faces,pipeline,classify} ...`: print a markdown report, write JSON (and plots)."""
+    """`python evaluate.py {faces,pipeline,compare,closeups,classify} ...`: print a markdown report, write JSON."""
     argv = list(sys.argv[1:] if argv is None else argv)
     a = evaluate_parser(prog).parse_args(argv)
     run = {
         "faces": _evaluate_faces,
         "pipeline": _evaluate_pipeline,
+        "compare": _evaluate_compare,
         "closeups": _evaluate_closeups,
         "classify": _evaluate_classifier,
     }[a.mode]

@@ -117,7 +117,12 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     assert evaluate.main([*argv, "--imgsz", "160", "96", "--zoom", "128", "--no-flip", "--output-dir", str(out)]) == 0
     table = capsys.readouterr().out
     assert "| imgsz | mAP50 | mAP50-95 | AP50 with_mask" in table and "| 96 |" in table and "| 96+128 |" in table
-    assert {p.name for p in out.iterdir()} == {"pipeline_eval.json", "pr_curve.png", "confusion.png"}
+    assert {p.name for p in out.iterdir()} == {"pipeline_eval.json", "pr_curve.png", "confusion.png", "predictions.npz"}
+    # what `evaluate.py compare` reads: every setting, every image, the faces the report scored
+    from maskdet.eval.compare import load_predictions
+
+    stems, runs = load_predictions(out / "predictions.npz")
+    assert len(stems) == 12 and set(runs) == {"160", "96", "96+128"} and all(len(f) == 12 for f in runs.values())
     assert cv2.imread(str(out / "pr_curve.png")) is not None and cv2.imread(str(out / "confusion.png")) is not None
     data = json.loads((out / "pipeline_eval.json").read_text())  # standard JSON: no NaN
     assert set(data) == {"config", "reports"} and set(data["reports"]) == {"160", "96", "96+128"}  # 160 > zoom

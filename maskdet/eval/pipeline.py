@@ -102,14 +102,26 @@ def _every_class(faces: Sequence[Faces]) -> list[ImageBoxes]:
     return out
 
 
-def _ranked(faces: Sequence[Faces], by_label: bool) -> list[ImageBoxes]:
-    """One detection per face, of its top class; score x label probability when `by_label`."""
+def ranked(faces: Sequence[Faces], by_label: bool = True, face: bool = False) -> list[ImageBoxes]:
+    """One detection per face, of its top class (class 0 for all with `face`); scored face score x label
+    probability when `by_label`, face score alone otherwise."""
     out = []
     for f in faces:
         top = f.probs.argmax(axis=1) if len(f) else np.zeros(0, np.int64)
+        if face:
+            out.append(ImageBoxes(f.boxes, np.zeros(len(f), np.int64), f.scores))
+            continue
         scores = f.scores * f.probs[np.arange(len(f)), top] if by_label else f.scores
         out.append(ImageBoxes(f.boxes, top, scores))
     return out
+
+
+def ground_truth(items: Sequence[VocImage], names: Sequence[str]) -> list[ImageBoxes]:
+    """The items' faces with class ids into `names`; a label outside `names` is a clear error."""
+    unknown = {label for it in items for label in it.labels} - set(names)
+    if unknown:
+        raise ValueError(f"ground-truth labels {sorted(unknown)} are not among the classifier's {list(names)}")
+    return [ImageBoxes(it.boxes, np.array([list(names).index(x) for x in it.labels], np.int64)) for it in items]
 
 
 def score_faces(
@@ -126,18 +138,13 @@ def score_faces(
         faces: the pipeline's output per item, at a low floor (see `run_pipeline`).
         names: class names, index-aligned with `Faces.probs`.
     """
-    unknown = {label for it in items for label in it.labels} - set(names)
-    if unknown:
-        raise ValueError(f"ground-truth labels {sorted(unknown)} are not among the classifier's {list(names)}")
     k = len(names)
-    gts = [ImageBoxes(it.boxes, np.array([names.index(x) for x in it.labels], np.int64)) for it in items]
-    m = mean_average_precision(gts, _ranked(faces, True), num_classes=k, curves=True)
-    by_face = mean_average_precision(gts, _ranked(faces, False), num_classes=k)
+    gts = ground_truth(items, names)
+    m = mean_average_precision(gts, ranked(faces), num_classes=k, curves=True)
+    by_face = mean_average_precision(gts, ranked(faces, by_label=False), num_classes=k)
     every = mean_average_precision(gts, _every_class(faces), num_classes=k)
     agnostic = mean_average_precision(
-        [ImageBoxes(g.boxes, np.zeros_like(g.class_ids)) for g in gts],
-        [ImageBoxes(f.boxes, np.zeros(len(f), np.int64), f.scores) for f in faces],
-        curves=True,
+        [ImageBoxes(g.boxes, np.zeros_like(g.class_ids)) for g in gts], ranked(faces, face=True), curves=True
     )
     cm = confusion(gts, faces, k, face_threshold, label_threshold)
     matched = int(cm[:k, :-1].sum())
@@ -191,17 +198,21 @@ def evaluate_pipeline(
     imgsz: Sequence[int] = (PHOTO.imgsz,),
     floor: float = FLOOR,
     zoom: int | None = None,
+    predictions: dict[str, list[Faces]] | None = None,
 ) -> dict[str, dict]:
     """`score_faces` for the pipeline at each detector input size; keys are the sizes as strings.
 
     A static ONNX detector runs at its own size whatever is asked; the report says which size ran. Each
     size runs once alone ("640"), then as photos run it with `pipe.flip` and, for sizes under `zoom`, the
-    zoomed pass ("640+flip+1024"); see `run_configs`.
+    zoomed pass ("640+flip+1024"); see `run_configs`. `predictions`, when given, receives each setting's
+    faces per item (for `eval.compare`).
     """
     reports = {}
     for size, z, flip in run_configs(pipe.detector, imgsz, zoom, pipe.flip):
         faces, median_s = run_pipeline(replace(pipe, imgsz=size, zoom=z, flip=flip), items, floor)
         report = score_faces(items, faces, pipe.classifier.label_names, pipe.face_threshold, pipe.label_threshold)
+        if predictions is not None:
+            predictions[config_name(size, z, flip)] = faces
         reports[config_name(size, z, flip)] = {
             "imgsz": size,
             "zoom": z,

@@ -1,0 +1,121 @@
+"""evaluate.py compare: the paired bootstrap reproduces COCO AP on the full draw and tells a win from a tie."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import evaluate
+from maskdet.data.voc import VocImage
+from maskdet.eval.compare import (
+    PREDICTIONS,
+    compare_runs,
+    image_matches,
+    load_predictions,
+    paired_bootstrap,
+    resampled_map,
+    save_predictions,
+)
+from maskdet.eval.metrics import ImageBoxes, mean_average_precision
+from maskdet.eval.pipeline import ground_truth, ranked
+from maskdet.results import LABELS, Faces
+
+
+def _scene(rng, n_images=40, noise=0.0):
+    """Generated ground truth and detections: each face found with a jittered box (more jitter and
+    more false faces with `noise`), a random label right 80% of the time."""
+    items, faces = [], []
+    for i in range(n_images):
+        n = int(rng.integers(1, 6))
+        xy = rng.uniform(0, 400, (n, 2))
+        gt = np.concatenate([xy, xy + rng.uniform(10, 60, (n, 2))], axis=1).astype(np.float32)
+        labels = rng.integers(0, 3, n)
+        items.append(VocImage(Path(f"img{i}.jpg"), 500, 500, gt, [LABELS[c] for c in labels]))
+        found = gt + rng.normal(0, 1 + 4 * noise, gt.shape).astype(np.float32)
+        false = int(rng.poisson(1 + 4 * noise))
+        fxy = rng.uniform(0, 400, (false, 2))
+        boxes = np.concatenate([found, np.concatenate([fxy, fxy + 30], axis=1)]).astype(np.float32)
+        boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+        top = np.where(rng.random(len(boxes)) < 0.8, np.concatenate([labels, rng.integers(0, 3, false)]), 0)
+        probs = np.full((len(boxes), 3), 0.1, np.float32)
+        probs[np.arange(len(boxes)), top] = 0.8
+        faces.append(Faces(boxes, rng.uniform(0.05, 1, len(boxes)).astype(np.float32), probs=probs))
+    return items, faces
+
+
+@pytest.mark.parametrize("face", [False, True])
+def test_full_draw_reproduces_pycocotools(face):
+    items, faces = _scene(np.random.default_rng(0), noise=0.5)
+    gts = ground_truth(items, LABELS)
+    k = 3
+    if face:
+        gts, k = [ImageBoxes(g.boxes, np.zeros_like(g.class_ids)) for g in gts], 1
+    preds = ranked(faces, face=face)
+    expected = mean_average_precision(gts, preds, num_classes=k)["map50"]
+    assert 0.2 < expected < 0.95
+    assert resampled_map(image_matches(gts, preds, k), np.arange(len(gts))) == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_run_against_itself_is_a_tie_and_a_better_run_wins():
+    rng = np.random.default_rng(1)
+    items, noisy = _scene(rng, noise=1.0)
+    gts = ground_truth(items, LABELS)
+    same = paired_bootstrap(gts, ranked(noisy), ranked(noisy), 3, resamples=200)
+    assert same["diff"] == 0 and same["low"] == same["high"] == 0 and same["verdict"] == "tie"
+    exact = [
+        Faces(it.boxes, np.ones(len(it.boxes)), probs=np.eye(3)[[LABELS.index(x) for x in it.labels]]) for it in items
+    ]
+    better = paired_bootstrap(gts, ranked(noisy), ranked(exact), 3, resamples=200)
+    assert better["b"] == pytest.approx(1.0) and better["low"] > 0 and better["verdict"] == "B better"
+    worse = paired_bootstrap(gts, ranked(exact), ranked(noisy), 3, resamples=200)
+    assert worse["high"] < 0 and worse["verdict"] == "A better"
+    # a small change on 40 images is inside the spread: one more false face in one image
+    nudged = list(noisy)
+    f = noisy[0]
+    nudged[0] = Faces(
+        np.concatenate([f.boxes, [[450, 450, 480, 480]]]),
+        np.append(f.scores, 0.5),
+        probs=np.concatenate([f.probs, f.probs[:1]]),
+    )
+    small = paired_bootstrap(gts, ranked(noisy), ranked(nudged), 3, resamples=200)
+    assert small["diff"] < 0 and small["verdict"] == "tie"
+
+
+def test_predictions_round_trip_and_compare_cli(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(2)
+    items, faces = _scene(rng, n_images=12)
+    _, other = _scene(np.random.default_rng(2), n_images=12, noise=1.0)
+    stems = [it.stem for it in items]
+    for name, run in (("a", faces), ("b", other)):
+        (tmp_path / name).mkdir()
+        save_predictions(tmp_path / name / PREDICTIONS, stems, {"640": run, "320": [*run[:-1], Faces.empty()]})
+    loaded_stems, runs = load_predictions(tmp_path / "a" / PREDICTIONS)
+    assert loaded_stems == stems and list(runs) == ["640", "320"] and len(runs["320"][-1]) == 0
+    assert all(
+        np.array_equal(x.boxes, y.boxes) and np.array_equal(x.probs, y.probs)
+        for x, y in zip(runs["640"], faces, strict=True)
+    )
+
+    import maskdet.cli
+
+    monkeypatch.setattr(maskdet.cli, "voc_items", lambda a: items)
+    out = tmp_path / "cmp.json"
+    assert (
+        evaluate.main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--resamples", "50", "--json", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "| 640 | map50 |" in printed and "| 320 | face_ap50 |" in printed
+    result = json.loads(out.read_text())
+    assert result == json.loads(
+        json.dumps(compare_runs(items, runs, load_predictions(tmp_path / "b" / PREDICTIONS)[1], resamples=50))
+    )
+    assert result["640"]["map50"]["verdict"] == "A better"  # the noisy run is worse
+
+    monkeypatch.setattr(maskdet.cli, "voc_items", lambda a: items[:-1])
+    assert evaluate.main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "other images" in capsys.readouterr().err
+    monkeypatch.setattr(maskdet.cli, "voc_items", lambda a: items)
+    assert evaluate.main(["compare", str(tmp_path / "a"), str(tmp_path / "none")]) == 2
+    assert "evaluate.py pipeline" in capsys.readouterr().err
