@@ -91,11 +91,14 @@ def fuse_views(first: Faces, second: Faces, iou: float) -> Faces:
     wa, wb = np.maximum(sa, 1e-6)[:, None], np.maximum(sb, 1e-6)[:, None]  # scores of 0 (conf=0): even weights
     boxes[i] = (first.boxes[i] * wa + second.boxes[j] * wb) / (wa + wb)
     scores[i] = (sa + sb) / 2
+    probs = first.probs.copy()  # a 3-class detector's label scores: weighted as the boxes are
+    probs[i] = (first.probs[i] * wa + second.probs[j] * wb) / (wa + wb)
     alone = pair < 0
     boxes = np.concatenate([boxes, second.boxes[alone].astype(np.float32)]).reshape(-1, 4)
     scores = np.concatenate([scores, second.scores[alone].astype(np.float32) / 2])
+    probs = np.concatenate([probs, second.probs[alone]])
     order = np.argsort(-scores, kind="stable")
-    return Faces(boxes=boxes[order], scores=scores[order])
+    return Faces(boxes=boxes[order], scores=scores[order], probs=probs[order], names=first.names)
 
 
 def merge_passes(first: Faces, second: Faces, iou: float) -> Faces:
@@ -104,5 +107,6 @@ def merge_passes(first: Faces, second: Faces, iou: float) -> Faces:
         return first
     boxes = np.concatenate([first.boxes, second.boxes]).astype(np.float32)
     scores = np.concatenate([first.scores, second.scores]).astype(np.float32)
+    probs = np.concatenate([first.probs, second.probs])
     keep = nms(np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1), scores, 0.0, iou)
-    return Faces(boxes=boxes[keep], scores=scores[keep])
+    return Faces(boxes=boxes[keep], scores=scores[keep], probs=probs[keep], names=first.names)

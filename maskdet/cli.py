@@ -372,6 +372,7 @@ def pipeline_kwargs(a: argparse.Namespace) -> dict:
         "imgsz": a.imgsz,
         "zoom": a.zoom,
         "flip": a.flip,
+        **({"detector_weight": a.detector_weight} if getattr(a, "detector_weight", None) is not None else {}),
     }
 
 
@@ -664,6 +665,12 @@ def evaluate_parser(prog: str = "evaluate.py") -> argparse.ArgumentParser:
     add_model_args(e, several_sizes=True)
     e.add_argument(
         "--output-dir", type=Path, default=Path("runs/eval"), help="pipeline_eval.json, predictions.npz and the plots"
+    )
+    e.add_argument(
+        "--detector-weight",
+        type=float,
+        default=None,
+        help="a 3-class detector's share in the label scores (default 0.5; 0: the classifier's alone)",
     )
     m = sub.add_parser(
         "compare", help="two `pipeline` runs on the same images: B - A in mAP50 and face AP50, paired bootstrap"

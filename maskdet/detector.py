@@ -12,7 +12,7 @@ from maskdet._env import configure_ultralytics, read_json
 from maskdet._errors import brief
 from maskdet.boxes import box_sides, fuse_views, merge_passes
 from maskdet.presets import PHOTO
-from maskdet.results import Faces
+from maskdet.results import LABELS, Faces
 
 # A second, zoomed pass (`zoom=`) adds the faces the main pass sees smaller than this many input pixels:
 # where the main pass misses tiny faces, and the zoomed pass is least reliable on big ones (maskdet.presets).
@@ -93,6 +93,14 @@ class FaceDetector:
         return det
 
     @property
+    def labels(self) -> tuple[str, ...] | None:
+        """The mask labels a 3-class detector scores each face by (LABELS order, for `Pipeline` to fuse
+        with the classifier's); None for a face detector."""
+        names = getattr(self.model, "names", None)
+        names = tuple(names[k] for k in sorted(names)) if isinstance(names, dict) else tuple(names or ())
+        return names if len(names) > 1 and set(names) <= set(LABELS) else None
+
+    @property
     def imgsz_fixed(self) -> int | None:
         """The one input size a static ONNX export accepts; None when any size works."""
         return getattr(self.model, "fixed", None)
@@ -150,15 +158,31 @@ class FaceDetector:
         mirrored = self._detect(np.ascontiguousarray(frame[:, ::-1]), conf / 2, iou, imgsz)  # keeps the mean
         boxes = mirrored.boxes.copy()
         boxes[:, [0, 2]] = frame.shape[1] - mirrored.boxes[:, [2, 0]]
-        faces = fuse_views(faces, Faces(boxes=boxes, scores=mirrored.scores), iou)
+        faces = fuse_views(faces, Faces(boxes, mirrored.scores, probs=mirrored.probs, names=mirrored.names), iou)
         return faces[faces.scores >= conf]
 
     def _detect(self, frame: np.ndarray, conf: float, iou: float, imgsz: int) -> Faces:
+        labels = self.labels
         if not hasattr(self.model, "predict"):  # the onnxruntime fast path (a static export uses its own size)
-            boxes, scores = self.model(frame, conf=conf, iou=iou, imgsz=imgsz)
-            return Faces(boxes=boxes, scores=scores) if len(boxes) else Faces.empty()
-        result = self.model.predict(frame, conf=conf, iou=iou, imgsz=imgsz, device="cpu", verbose=False)[0]
-        return Faces.from_ultralytics(result)
+            boxes, scores, classes = self.model(frame, conf=conf, iou=iou, imgsz=imgsz)
+            if not len(boxes):
+                return Faces.empty()
+            if labels is None:
+                return Faces(boxes=boxes, scores=scores)
+            probs = classes / np.maximum(classes.sum(axis=1, keepdims=True), 1e-9)  # independent sigmoids
+            return Faces(boxes=boxes, scores=scores, probs=probs, names=labels)
+        result = self.model.predict(
+            frame, conf=conf, iou=iou, imgsz=imgsz, device="cpu", verbose=False, agnostic_nms=labels is not None
+        )[0]
+        faces = Faces.from_ultralytics(result)
+        if labels is not None and len(faces):  # ultralytics keeps only the top class: one-hot
+            faces = Faces(
+                faces.boxes,
+                faces.scores,
+                probs=np.eye(len(labels))[result.boxes.cls.cpu().numpy().astype(int)],
+                names=labels,
+            )
+        return faces
 
     def export_onnx(self, imgsz: int = 640, dynamic: bool = False, out: str | Path | None = None) -> Path:
         """Export to ONNX (offline, ~1 s); returns the .onnx path."""

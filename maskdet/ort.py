@@ -79,17 +79,22 @@ class OnnxYolo:
         h, w = inp.shape[2:]
         self.fixed = int(h) if isinstance(h, int) and h == w else None  # static exports take one square size
         self.max_det = max_det
+        self.names = export_names(self.session)
 
-    def __call__(self, frame: np.ndarray, conf: float, iou: float, imgsz: int) -> tuple[np.ndarray, np.ndarray]:
-        """Boxes (N, 4) xyxy in frame pixels and scores (N,) for one BGR frame, best first."""
+    def __call__(
+        self, frame: np.ndarray, conf: float, iou: float, imgsz: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (N, 4) xyxy in frame pixels, scores (N,) (the best class's) and every class's score
+        (N, classes) for one BGR frame, best first. Class-agnostic NMS: one box per face."""
         blob, r, (left, top) = letterbox(frame, self.fixed or imgsz, square=self.fixed is not None)
         pred = self.session.run(None, {self.input_name: blob})[0][0]  # (4 + classes, anchors)
         scores = pred[4:].max(axis=0)
         keep = scores > conf
         if not keep.any():
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(pred) - 4), np.float32)
         cx, cy, bw, bh = pred[:4, keep]
         scores = scores[keep]
+        classes = pred[4:, keep].T
         xywh = np.stack([cx - bw / 2, cy - bh / 2, bw, bh], axis=1)
         idx = nms(xywh, scores, conf, iou)[: self.max_det]
         boxes = xywh[idx].copy()
@@ -99,4 +104,16 @@ class OnnxYolo:
         h, w = frame.shape[:2]
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
-        return boxes.astype(np.float32), scores[idx].astype(np.float32)
+        return boxes.astype(np.float32), scores[idx].astype(np.float32), classes[idx].astype(np.float32)
+
+
+def export_names(sess) -> tuple[str, ...]:
+    """The class names ultralytics writes into an export's metadata ("{0: 'face'}"); () when absent."""
+    import ast
+
+    text = sess.get_modelmeta().custom_metadata_map.get("names", "")
+    try:
+        names = ast.literal_eval(text) if text else {}
+    except (ValueError, SyntaxError):
+        return ()
+    return tuple(str(names[k]) for k in sorted(names)) if isinstance(names, dict) else ()

@@ -51,6 +51,9 @@ class Pipeline:
         label_threshold: below this top-class probability the face is labelled `unknown`; None: the
             classifier's own, chosen on training folds where it is wrong more often than right and
             stored in its config.json (0.0 for a classifier without one).
+        detector_weight: with a 3-class detector (`FaceDetector.labels`), the share of its label scores in
+            each face's probabilities, the classifier's being the rest (0: the classifier alone, 1: the
+            detector alone). A face detector has no say in labels, whatever this is.
     """
 
     detector: FaceDetector
@@ -62,11 +65,18 @@ class Pipeline:
     flip: bool = False
     margin: float = DEFAULT_MARGIN
     label_threshold: float | None = None
+    detector_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.label_threshold is None:
             self.label_threshold = float(getattr(self.classifier, "label_threshold", 0.0))
-        for name in ("face_threshold", "iou", "label_threshold"):
+        labels = getattr(self.detector, "labels", None)
+        if labels is not None and self.classifier is not None and tuple(labels) != tuple(self.classifier.label_names):
+            raise ValueError(
+                f"the detector's labels {list(labels)} and the classifier's {list(self.classifier.label_names)}"
+                " differ: a 3-class detector's label scores are fused with the classifier's, class by class"
+            )
+        for name in ("face_threshold", "iou", "label_threshold", "detector_weight"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], but got {value}")
@@ -128,6 +138,9 @@ class Pipeline:
             return Faces.empty(self.classifier.label_names)
         crops = crop_faces(frame, faces.boxes, self.margin)
         label_ids, probs = self.classifier.classify(crops)
+        if faces.probs.any() and self.detector_weight > 0:  # a 3-class detector: its say in the labels
+            probs = (1 - self.detector_weight) * probs + self.detector_weight * faces.probs
+            label_ids = probs.argmax(axis=1)
         label_ids = np.where(probs.max(axis=1) >= self.label_threshold, label_ids, -1)
         return Faces(
             faces.boxes, faces.scores, names=self.classifier.label_names, track_ids=faces.track_ids

@@ -140,7 +140,8 @@ class SceneModel:
         w = frame.shape[1]
         found = [(b, m if mirrored else p) for b, p, m, sizes in self.faces if imgsz in sizes]
         found = [([w - b[2], b[1], w - b[0], b[3]] if mirrored else b, s) for b, s in found if s and s >= conf]
-        return np.array([b for b, _ in found], np.float32).reshape(-1, 4), np.array([s for _, s in found], np.float32)
+        scores = np.array([s for _, s in found], np.float32)
+        return np.array([b for b, _ in found], np.float32).reshape(-1, 4), scores, scores[:, None]  # one class
 
 
 def marked_frame() -> np.ndarray:
