@@ -20,7 +20,7 @@ SMALL_FACE = 32
 # The zoomed (photo) setting also runs coarse passes at 1/2 and 1/4 of imgsz, down to COARSE_MIN, that add
 # the faces they see at least BIG_FACE of the frame's longest side: a face filling a selfie or a portrait is
 # too big for the 640 pass (found in 56% of 300 whole face-crop photos at 640 alone, 98.7% with the 320 and
-# 160 passes; face AP on the two validation splits unchanged or up; +~4% photo time). docs/accuracy.md.
+# 160 passes; face AP on the two validation splits unchanged or up; +~7% photo time, timed). docs/accuracy.md.
 BIG_FACE = 0.12
 COARSE_MIN = 160
 WEIGHTS_DIR = hub.WEIGHTS_DIR  # model resolution lives in maskdet.hub; the name stays for existing imports
