@@ -98,3 +98,14 @@ def test_classifier_folds_table(tmp_path, capsys):
     assert out[2].startswith("| A | 2 | 0.920 +- 0.028 | 0.820 +- 0.028 | - |")
     assert out[3].startswith("| B | 2 | 0.970 +- 0.014 |") and out[3].endswith("| 0.8 | 0.45 |")
     assert bench.main([str(tmp_path / "missing")]) == 2
+
+
+def test_coarse_passes_benchmark_quick(capsys):
+    """Both settings run on every photo, and the coarse passes are switched back on afterwards."""
+    import maskdet.detector as d
+
+    before = d.coarse_sizes
+    assert _script("coarse_passes").main(["--quick"]) == 0
+    assert d.coarse_sizes is before and d.coarse_sizes(640) == [320, 160]
+    out = capsys.readouterr().out
+    assert "median per-photo ratio" in out and "3 pairs" in out
