@@ -136,13 +136,14 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
     out = cfg.output_dir.resolve()
     items, split = load_sets([(cfg.data, cfg.split), *((root, split_for(root)) for root in cfg.extra)])
     data_yaml = voc_to_yolo(items, split, out / "yolo-data", cfg.repeat_threshold, by_label=cfg.classes == 3)
+    train = select(items, split["train"])
     last = out / "weights" / "last.pt"
     model = cfg.model
     if cfg.init is not None and not (cfg.resume and last.is_file()):
-        model = str(init_from_tflite(cfg.init, [it.path for it in select(items, split["train"])], out / "init.pt", cfg))
+        model = str(init_from_tflite(cfg.init, [it.path for it in train], out / "init.pt", cfg))
     teacher = None
     if cfg.teacher is not None:
-        teacher = mask_teacher_faces(cfg, select(items, split["train"]), data_yaml.parent / "images" / "train", out)
+        teacher = mask_teacher_faces(cfg, train, data_yaml.parent / "images" / "train", out)
     args = dict(
         data=str(data_yaml),
         imgsz=cfg.imgsz,
