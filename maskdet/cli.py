@@ -119,6 +119,12 @@ def crops_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     )
     p.add_argument("--yunet", type=Path, default=YUNET.default, help="YuNet ONNX (docs/data.md)")
     p.add_argument("--no-synthetic", action="store_true")
+    p.add_argument(
+        "--real-texture",
+        type=float,
+        default=0.0,
+        help="share of synthetic masks filled with real mask fabric from the crop folders' with_mask faces",
+    )
     p.add_argument("--min-size", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", type=Path, required=True)
@@ -202,6 +208,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 extra_voc=a.extra_voc if str(a.extra_voc) not in ("", ".") else None,
                 extra=a.extra,
                 yunet=None if a.no_synthetic else a.yunet,
+                real_texture=a.real_texture,
                 min_size=a.min_size,
                 seed=a.seed,
             )

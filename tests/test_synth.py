@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from maskdet.data.synth import PLACEMENTS, draw_mask, mask_polygon
+from maskdet.data.synth import PLACEMENTS, draw_mask, mask_patches, mask_polygon
 
 # right eye, left eye, nose tip, mouth right, mouth left: an upright face in a 200x200 image
 LANDMARKS = np.array([[70, 80], [130, 80], [100, 110], [80, 140], [120, 140]], np.float32)
@@ -56,3 +56,39 @@ def test_real_incorrect_placements(seed):
     assert xs.min() < 60 or xs.max() > 140  # and off to one side, beyond the eyes
     under = mask_polygon(LANDMARKS, "under_chin", np.random.default_rng(seed))
     assert not inside(under, MOUTH) and not inside(under, NOSE_TIP) and inside(under, (100, 200))
+
+
+class _OneFace:
+    """Stands in for cv2.FaceDetectorYN: one face at a fixed box, as YuNet returns it."""
+
+    def __init__(self, box):
+        self.box = box
+
+    def setInputSize(self, size):  # noqa: N802 (OpenCV's name)
+        pass
+
+    def detect(self, image):
+        x, y, w, h = self.box
+        return 1, np.array([[x, y, w, h, *LANDMARKS.ravel(), 0.9]], np.float32)
+
+
+def test_mask_patches_cut_the_lower_middle_of_the_face():
+    """The patch is where a worn mask is (rows 62-92%, columns 22-78% of the box), not the eyes or background."""
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[100:160] = (0, 0, 255)  # "mask": the lower face of a 100x100 box at (50, 50)
+    patches = mask_patches([image], _OneFace((50, 50, 100, 100)))
+    assert len(patches) == 1
+    assert patches[0].shape[:2] == (30, 56)
+    assert (patches[0] == (0, 0, 255)).all()
+    assert mask_patches([image], _OneFace((50, 50, 30, 30))) == []  # under min_side: too few pixels
+
+
+def test_draw_mask_fills_with_real_fabric_when_given_patches():
+    image = np.full((200, 200, 3), 128, np.uint8)
+    fabric = np.zeros((20, 40, 3), np.uint8)
+    fabric[:] = (200, 30, 30)
+    out = draw_mask(image, LANDMARKS, "correct", np.random.default_rng(0), patches=[fabric], real_share=1.0)
+    assert (out[20:60] == 128).all()  # outside the mask untouched
+    assert np.abs(out[140, 100].astype(int) - (200, 30, 30)).max() <= 25  # the mouth: the patch's colour
+    drawn = draw_mask(image, LANDMARKS, "correct", np.random.default_rng(0), patches=[fabric], real_share=0.0)
+    assert np.abs(drawn[140, 100].astype(int) - (200, 30, 30)).max() > 25  # share 0: drawn colours as before

@@ -82,6 +82,8 @@ class CropDataConfig:
     margin: float = DEFAULT_MARGIN
     min_size: int = 12
     synth_per_face: float = 1.0  # synthetic images drawn per maskless source face
+    # share of synthetic masks filled with real fabric cut from the web crops' masked faces (synth.mask_patches)
+    real_texture: float = 0.0
     seed: int = 0
     max_side: int = 256  # longer crops are shrunk (area) when written: facemask-extra has 5000 px photos
     # correct vs the four incorrect placements (synth.PLACEMENTS); before one_ear and under_chin: 0.4 / 0.4 / 0.2
@@ -121,6 +123,7 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
     out = Path(out_dir)
     counts: Counter = Counter()
     maskless: list[tuple[str, np.ndarray]] = []  # source images for synthetic masks
+    masked: list[np.ndarray] = []  # web with_mask images: real fabric for them (never validated on)
     for root, split, prefix in ((cfg.voc, cfg.split, "voc_"), (cfg.extra_voc, cfg.extra_split, "extra_")):
         if root is not None:
             counts.update(_scene_crops(cfg, root, split, prefix, out, maskless if prefix == "voc_" else None))
@@ -138,8 +141,10 @@ def prepare_crops(cfg: CropDataConfig, out_dir: str | Path) -> dict:
                 counts[f"train/{label}/web"] += 1
                 if label == "without_mask":
                     maskless.append((name, image))
+                elif label == "with_mask" and cfg.real_texture > 0:
+                    masked.append(image)
     if cfg.yunet is not None and cfg.synth_per_face > 0 and maskless:
-        counts.update(_synthesise(cfg, maskless, out))
+        counts.update(_synthesise(cfg, maskless, out, masked))
     manifest = {
         "counts": dict(sorted(counts.items())),
         "config": {k: _jsonable(v) for k, v in vars(cfg).items()},
@@ -180,14 +185,17 @@ def _scene_crops(
     return counts
 
 
-def _synthesise(cfg: CropDataConfig, maskless: list[tuple[str, np.ndarray]], out: Path) -> Counter:
-    from maskdet.data.synth import PLACEMENTS, detect_landmarks, draw_mask, yunet
+def _synthesise(
+    cfg: CropDataConfig, maskless: list[tuple[str, np.ndarray]], out: Path, masked: Sequence[np.ndarray] = ()
+) -> Counter:
+    from maskdet.data.synth import PLACEMENTS, detect_landmarks, draw_mask, mask_patches, yunet
 
     detector = yunet(cfg.yunet)
+    patches = mask_patches(masked, detector) if cfg.real_texture > 0 else []
     rng = np.random.default_rng(cfg.seed)
     names = list(cfg.placements)
     p = np.array([cfg.placements[n] for n in names], np.float64)
-    counts: Counter = Counter()
+    counts: Counter = Counter({"fabric_patches": len(patches)} if patches else {})
     for name, image in tqdm(maskless, desc="synthetic masks", leave=False):
         n = int(cfg.synth_per_face) + (rng.random() < cfg.synth_per_face % 1)
         if not n:
@@ -202,7 +210,7 @@ def _synthesise(cfg: CropDataConfig, maskless: list[tuple[str, np.ndarray]], out
         if min(x2 - x1, y2 - y1) < 24:
             continue
         for k, placement in enumerate(rng.choice(names, size=n, p=p / p.sum())):
-            drawn = draw_mask(image, landmarks, placement, rng)[y1:y2, x1:x2]
+            drawn = draw_mask(image, landmarks, placement, rng, patches, cfg.real_texture)[y1:y2, x1:x2]
             label = PLACEMENTS[placement]
             _write(out / "train" / label / f"{SYNTH_PREFIX}{placement}_{name}_{k}.jpg", drawn)
             counts[f"train/{label}/synth"] += 1

@@ -5,12 +5,16 @@ in the ways real ones are worn: over nose and mouth (correct); and incorrectly: 
 (nose out), on the chin only, hanging from one ear (the other strap off: the mask swings down and
 sideways, nose and half the mouth out) and pulled down under the chin onto the neck. Correct and
 incorrect masks share colours and textures, so the classifier has to learn the placement, not the
-look of a synthetic mask. Low resolution, where real badly worn masks mostly are, comes from the
+look of a synthetic mask. Flat drawn colours are not what real masks look like (a maskless face on a
+smooth coloured background read as a mask pulled down), so most masks are filled with real fabric:
+patches cut from the lower face of real masked faces (`mask_patches`), with their own folds and
+light. Low resolution, where real badly worn masks mostly are, comes from the
 training-time degradation (`training.degrade`), applied to every source alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -50,6 +54,29 @@ def detect_landmarks(detector: cv2.FaceDetectorYN, image: np.ndarray) -> tuple[n
 
 def yunet(model_path: str | Path, score: float = 0.6) -> cv2.FaceDetectorYN:
     return cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score, 0.3, 5000)
+
+
+def mask_patches(
+    images: Sequence[np.ndarray], detector: cv2.FaceDetectorYN, min_side: int = 40
+) -> list[np.ndarray]:
+    """Real mask fabric: the lower middle of each masked face YuNet finds (rows 62-92%, columns 22-78%
+    of its box), where a mask worn correctly is. Faces under `min_side` px give too few pixels.
+    """
+    patches = []
+    for image in images:
+        found = detect_landmarks(detector, image)
+        if found is None:
+            continue
+        x1, y1, x2, y2 = found[0]
+        w, h = x2 - x1, y2 - y1
+        if min(w, h) < min_side:
+            continue
+        ih, iw = image.shape[:2]
+        top, bottom = max(0, int(y1 + 0.62 * h)), min(ih, int(y1 + 0.92 * h))
+        left, right = max(0, int(x1 + 0.22 * w)), min(iw, int(x1 + 0.78 * w))
+        if bottom - top >= 8 and right - left >= 8:
+            patches.append(image[top:bottom, left:right].copy())
+    return patches
 
 
 def mask_polygon(landmarks: np.ndarray, placement: str, rng: np.random.Generator) -> np.ndarray:
@@ -119,8 +146,32 @@ def _texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return (tex * shade).clip(0, 255)
 
 
-def draw_mask(image: np.ndarray, landmarks: np.ndarray, placement: str, rng: np.random.Generator) -> np.ndarray:
-    """A copy of `image` (BGR) with a mask drawn at `placement`, edges softened, straps sometimes."""
+def _fabric(h: int, w: int, poly: np.ndarray, patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An (h, w, 3) float canvas with `patch` stretched over the polygon's bounding box (mirrored at random)."""
+    x, y, bw, bh = cv2.boundingRect(poly.reshape(-1, 1, 2))
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    tex = np.zeros((h, w, 3), np.float32)
+    filled = cv2.resize(patch, (max(1, bw), max(1, bh)), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    x1, y1, x2, y2 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
+    if x2 > x1 and y2 > y1:
+        tex[y1:y2, x1:x2] = filled[y1 - y : y2 - y, x1 - x : x2 - x]
+    return tex
+
+
+def draw_mask(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    placement: str,
+    rng: np.random.Generator,
+    patches: Sequence[np.ndarray] = (),
+    real_share: float = 0.7,
+) -> np.ndarray:
+    """A copy of `image` (BGR) with a mask drawn at `placement`, edges softened, straps sometimes.
+
+    With `patches` (from `mask_patches`), a `real_share` of masks are real fabric, lit as it was
+    photographed; the rest, and all without patches, are drawn colours lit by the face's own light.
+    """
     out = image.astype(np.float32)
     h, w = image.shape[:2]
     poly = mask_polygon(landmarks, placement, rng)
@@ -128,9 +179,12 @@ def draw_mask(image: np.ndarray, landmarks: np.ndarray, placement: str, rng: np.
     cv2.fillPoly(alpha, [poly], 1.0, lineType=cv2.LINE_AA)
     k = max(1, round(min(h, w) / 80)) * 2 + 1
     alpha = cv2.GaussianBlur(alpha, (k, k), 0) * rng.uniform(0.9, 1.0)
-    tex = _texture(h, w, rng)
-    light = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32), (0, 0), max(2.0, w / 30))
-    tex *= (0.6 + 0.4 * light / max(float(light.mean()), 1.0))[..., None].clip(0.5, 1.3)
+    if len(patches) and rng.random() < real_share:
+        tex = _fabric(h, w, poly, patches[int(rng.integers(len(patches)))], rng)
+    else:
+        tex = _texture(h, w, rng)
+        light = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32), (0, 0), max(2.0, w / 30))
+        tex *= (0.6 + 0.4 * light / max(float(light.mean()), 1.0))[..., None].clip(0.5, 1.3)
     out = out * (1 - alpha[..., None]) + tex * alpha[..., None]
     if rng.random() < 0.5 or placement == "one_ear":  # ear straps; one_ear: only the one still on, at the pivot
         color = tuple(float(c) for c in tex[poly[0][1].clip(0, h - 1), poly[0][0].clip(0, w - 1)])
