@@ -64,7 +64,7 @@ class _OneFace:
     def __init__(self, box):
         self.box = box
 
-    def setInputSize(self, size):  # noqa: N802 (OpenCV's name)
+    def setInputSize(self, size):  # OpenCV's name
         pass
 
     def detect(self, image):

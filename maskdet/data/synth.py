@@ -56,9 +56,7 @@ def yunet(model_path: str | Path, score: float = 0.6) -> cv2.FaceDetectorYN:
     return cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score, 0.3, 5000)
 
 
-def mask_patches(
-    images: Sequence[np.ndarray], detector: cv2.FaceDetectorYN, min_side: int = 40
-) -> list[np.ndarray]:
+def mask_patches(images: Sequence[np.ndarray], detector: cv2.FaceDetectorYN, min_side: int = 40) -> list[np.ndarray]:
     """Real mask fabric: the lower middle of each masked face YuNet finds (rows 62-92%, columns 22-78%
     of its box), where a mask worn correctly is. Faces under `min_side` px give too few pixels.
     """
