@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from maskdet.assets import YUNET
@@ -98,6 +99,42 @@ def test_classifier_folds_table(tmp_path, capsys):
     assert out[2].startswith("| A | 2 | 0.920 +- 0.028 | 0.820 +- 0.028 | - |")
     assert out[3].startswith("| B | 2 | 0.970 +- 0.014 |") and out[3].endswith("| 0.8 | 0.45 |")
     assert bench.main([str(tmp_path / "missing")]) == 2
+
+
+def _oof(folder: Path, names, labels, pred):
+    from maskdet.results import LABELS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    logits = np.eye(3)[pred] * 5.0
+    np.savez(
+        folder / "oof.npz",
+        names=np.array(names),
+        labels=np.array(labels),
+        logits=logits,
+        fold=np.zeros(len(labels), int),
+        label_names=np.array(LABELS),
+    )
+
+
+def test_classifier_folds_paired(tmp_path, capsys):
+    """--paired: B - A on the out-of-fold crops both runs hold, resampled by scene image."""
+    bench = _script("classifier_folds")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 120)
+    names = [f"voc_img{i // 4}_{i % 4}.jpg" for i in range(120)]
+    wrong = np.where(rng.random(120) < 0.3, (labels + 1) % 3, labels)
+    _oof(tmp_path / "A", names, labels, wrong)
+    _oof(tmp_path / "B", names[::-1], labels[::-1], labels[::-1])  # another order: matched by name
+    assert bench.main([str(tmp_path / "A"), str(tmp_path / "B"), "--paired", "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "120 out-of-fold crops" in out
+    row = next(line for line in out.splitlines() if line.startswith("| accuracy"))
+    assert f"| {(wrong == labels).mean():.3f} | 1.000 |" in row and row.endswith("| B better |")
+    assert "mask_worn_incorrectly recall" in out
+    _oof(tmp_path / "C", names, (labels + 1) % 3, labels)  # the same crops labelled otherwise
+    assert bench.main([str(tmp_path / "A"), str(tmp_path / "C"), "--paired"]) == 2
+    assert "different labels" in capsys.readouterr().err
+    assert bench.main([str(tmp_path / "A"), str(tmp_path / "missing"), "--paired"]) == 2
 
 
 def test_coarse_passes_benchmark_quick(capsys):

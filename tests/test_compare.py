@@ -14,6 +14,7 @@ from maskdet.eval.compare import (
     image_matches,
     load_predictions,
     paired_bootstrap,
+    paired_crop_bootstrap,
     resampled_map,
     save_predictions,
 )
@@ -119,3 +120,46 @@ def test_predictions_round_trip_and_compare_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(maskdet.cli, "voc_items", lambda a: items)
     assert evaluate.main(["compare", str(tmp_path / "a"), str(tmp_path / "none")]) == 2
     assert "evaluate.py pipeline" in capsys.readouterr().err
+
+
+def _crops(rng, n_groups=30, per_group=6, right=0.8):
+    labels = rng.integers(0, 3, n_groups * per_group)
+    pred = np.where(rng.random(len(labels)) < right, labels, rng.integers(0, 3, len(labels)))
+    groups = [f"img{i // per_group}" for i in range(len(labels))]
+    return labels, pred, groups
+
+
+def test_paired_crops_full_draw_is_classification_metrics():
+    from maskdet.eval.metrics import classification_metrics
+
+    labels, pred_a, groups = _crops(np.random.default_rng(0))
+    pred_b = np.where(np.random.default_rng(1).random(len(labels)) < 0.5, labels, pred_a)
+    r = paired_crop_bootstrap(labels, pred_a, pred_b, groups, 3, rare=2, resamples=50)
+    for key, pred in (("a", pred_a), ("b", pred_b)):
+        m = classification_metrics(labels, pred, ("x", "y", "z"))
+        assert r["accuracy"][key] == pytest.approx(m["accuracy"])
+        assert r["macro_f1"][key] == pytest.approx(m["macro_f1"])
+        assert r["rare_recall"][key] == pytest.approx(m["per_class"]["z"]["recall"])
+        assert r["rare_precision"][key] == pytest.approx(m["per_class"]["z"]["precision"])
+
+
+def test_paired_crops_tell_a_win_from_a_tie():
+    rng = np.random.default_rng(2)
+    labels, pred_a, groups = _crops(rng, right=0.6)
+    same = paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2)
+    assert all(v["verdict"] == "tie" and v["low"] == v["high"] == 0 for v in same.values())
+    better = paired_crop_bootstrap(labels, pred_a, labels, groups, 3, rare=2)  # B is always right
+    assert better["accuracy"]["verdict"] == "B better" and better["accuracy"]["b"] == 1.0
+    one = pred_a.copy()
+    wrong = np.flatnonzero(one != labels)[0]
+    one[wrong] = labels[wrong]  # one more crop right: inside the spread
+    assert paired_crop_bootstrap(labels, pred_a, one, groups, 3, rare=2)["accuracy"]["verdict"] == "tie"
+
+
+def test_paired_crops_resample_whole_groups():
+    """With one scene image, every draw is that image: no spread at all, however many crops it holds."""
+    labels, pred_a, _ = _crops(np.random.default_rng(3))
+    r = paired_crop_bootstrap(labels, pred_a, labels, ["one"] * len(labels), 3, rare=2, resamples=20)
+    assert r["accuracy"]["low"] == r["accuracy"]["high"] == pytest.approx(r["accuracy"]["diff"])
+    with pytest.raises(ValueError, match="same length"):
+        paired_crop_bootstrap(labels, pred_a, labels[:-1], ["one"] * len(labels), 3, rare=2)

@@ -207,6 +207,11 @@ def test_folds_report_spread_and_store_calibration(tmp_path):
     assert calibration == folds["calibration"]
     assert MaskClassifier.from_pretrained(out).temperature == calibration["temperature"]
     assert (out / "reliability.png").is_file() and (out / "reliability_validation.png").is_file()
+    with np.load(out / "oof.npz") as oof:  # per crop, for benchmarks/classifier_folds.py --paired
+        assert len(set(oof["names"])) == len(oof["labels"]) == len(oof["logits"]) == 36
+        assert sorted(np.bincount(oof["fold"])) == sorted(seen)
+        pooled = json.loads((out / "folds.json").read_text())["pooled"]
+        assert (oof["logits"].argmax(1) == oof["labels"]).mean() == pytest.approx(pooled["accuracy"])
 
 
 def test_degrade_shrinks_to_the_asked_face_size():

@@ -168,3 +168,71 @@ def format_comparison(result: dict[str, dict[str, dict]], name_a: str, name_b: s
                 f"[{r['low']:+.3f}, {r['high']:+.3f}] ({r['level']:.0%}) | {r['verdict']} |"
             )
     return "\n".join(rows)
+
+
+def _confusion_metrics(cm: np.ndarray, rare: int) -> dict[str, float]:
+    """Accuracy, macro-F1 (over classes present) and the `rare` class's recall and precision from one matrix."""
+    tp = np.diag(cm).astype(np.float64)
+    support, predicted = cm.sum(1), cm.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(support > 0, tp / support, 0.0)
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        f1 = np.where(recall + precision > 0, 2 * recall * precision / (recall + precision), 0.0)
+    return {
+        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+        "macro_f1": float(f1[support > 0].mean()) if (support > 0).any() else 0.0,
+        "rare_recall": float(recall[rare]),
+        "rare_precision": float(precision[rare]),
+    }
+
+
+def paired_crop_bootstrap(
+    labels: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    groups: Sequence[str],
+    num_classes: int,
+    rare: int,
+    resamples: int = 1000,
+    level: float = 0.9,
+    seed: int = 0,
+) -> dict[str, dict]:
+    """Two classifiers' labels for the same crops: each figure of `_confusion_metrics` for A and B, and B - A
+    with its `level` interval, resampling whole `groups` (a scene image's crops share its light, blur and
+    crowd, so they are not independent draws).
+    """
+    labels, pred_a, pred_b = (np.asarray(v, np.int64) for v in (labels, pred_a, pred_b))
+    if not len(labels) == len(pred_a) == len(pred_b) == len(groups):
+        raise ValueError("labels, both predictions and groups must be the same length")
+    ids, group_of = np.unique(np.asarray(groups), return_inverse=True)
+    k = num_classes
+
+    def per_group(pred):  # (G, k, k): each group's confusion matrix, so a resample is one weighted sum
+        cells = group_of * k * k + labels * k + pred
+        return np.bincount(cells, minlength=len(ids) * k * k).reshape(len(ids), k, k)
+
+    ca, cb = per_group(pred_a), per_group(pred_b)
+    rng = np.random.default_rng(seed)
+    draws = {name: [] for name in _confusion_metrics(ca.sum(0), rare)}
+    for _ in range(resamples):
+        weights = np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))
+        ma = _confusion_metrics(np.tensordot(weights, ca, 1), rare)
+        mb = _confusion_metrics(np.tensordot(weights, cb, 1), rare)
+        for name in draws:
+            draws[name].append(mb[name] - ma[name])
+    full_a, full_b = _confusion_metrics(ca.sum(0), rare), _confusion_metrics(cb.sum(0), rare)
+    out = {}
+    for name, diffs in draws.items():
+        lo, hi = np.percentile(diffs, [50 * (1 - level), 50 * (1 + level)])
+        verdict = "tie" if lo <= 0 <= hi else ("B better" if lo > 0 else "A better")
+        a, b = full_a[name], full_b[name]
+        out[name] = {
+            "a": a,
+            "b": b,
+            "diff": b - a,
+            "low": float(lo),
+            "high": float(hi),
+            "level": level,
+            "verdict": verdict,
+        }
+    return out

@@ -19,6 +19,8 @@ from maskdet._errors import require
 from maskdet.eval.metrics import detailed_metrics
 from maskdet.results import LABELS
 
+OOF = "oof.npz"  # a --folds run's out-of-fold predictions, one row per real training crop
+
 
 @dataclass
 class TrainConfig:
@@ -477,7 +479,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     Output dir: config.json (with the calibration when there are folds), model.safetensors, README.md
     (model card), metrics.json, history.json, plot.png (loss and accuracy per epoch), confusion.png;
-    with folds also folds.json (per fold and mean / spread) and reliability.png.
+    with folds also folds.json (per fold and mean / spread), oof.npz (each out-of-fold crop's name, label,
+    logits and fold) and reliability.png.
     """
     configure_offline()
     torch = require("torch", "classifier training")
@@ -552,6 +555,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         pooled = _report(logits, train_data.subset(oof_rows), sides[oof_rows], label_names)
         folds_out = {"summary": summary, "pooled": pooled, "calibration": calibration, "folds": fold_reports}
         (out / "folds.json").write_text(json.dumps(folds_out, indent=2) + "\n")
+        np.savez(  # per crop, for a paired comparison of two recipes on the same folds (benchmarks/classifier_folds.py)
+            out / OOF,
+            names=np.array([train_data.names[i] for i in oof_rows]),
+            labels=y,
+            logits=logits,
+            fold=np.concatenate([np.full(len(r), k) for k, r in enumerate(oof_logits)]),
+            label_names=np.array(label_names),
+        )
         save_reliability(
             out / "reliability.png",
             {
