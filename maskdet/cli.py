@@ -765,7 +765,8 @@ def _evaluate_pipeline(a: argparse.Namespace) -> str:
         "detector": str(pipe.detector.path),
         "classifier": str(pipe.classifier.path),
         "ranking": "face score x label probability, one detection per face (its top class); every_class: "
-        "each face once per class (ultralytics val protocol)",
+        "each face once per class (ultralytics val protocol); true_labels: each found face given its true "
+        "label (a perfect classifier behind this detector)",
     }
     out = json_ready({"config": config, "reports": reports})
     (a.output_dir / "pipeline_eval.json").write_text(json.dumps(out, indent=2) + "\n")

@@ -96,6 +96,24 @@ def test_every_class_protocol_ranks_the_runner_up_class_too():
     assert r["confusion"]["matrix"][2][0] == 1  # the operating point still calls z with_mask
 
 
+def test_true_labels_give_the_ceiling_a_perfect_classifier_reaches():
+    """Both faces found, both labels wrong: mAP 0; with their true labels 1. A false face keeps its label and
+    a missed face stays missed, so the ceiling is the detector's, not 1 everywhere."""
+    boxes = np.array([[0, 0, 20, 20], [50, 50, 70, 70]], np.float32)
+    items = [VocImage(Path("a.jpg"), 100, 100, boxes, ["mask_worn_incorrectly", "with_mask"])]
+    probs = np.array([[0.7, 0.3, 0.0], [0.0, 0.9, 0.1]], np.float32)
+    faces = [Faces(boxes, np.array([0.9, 0.95]), probs.argmax(1), probs=probs)]
+    r = score_faces(items, faces, LABELS, face_threshold=0.5)
+    assert r["map50"] == pytest.approx(0.0) and r["true_labels"]["map50"] == pytest.approx(1.0)
+    assert r["per_class"]["mask_worn_incorrectly"]["ap50_true_labels"] == pytest.approx(1.0)
+    false_face = np.array([[30, 0, 45, 15]], np.float32)
+    one_found = [Faces(np.vstack([boxes[:1], false_face]), np.array([0.9, 0.99]), probs=np.eye(3)[[0, 0]])]
+    r = score_faces(items, one_found, LABELS, face_threshold=0.5)
+    assert r["per_class"]["with_mask"]["ap50_true_labels"] == pytest.approx(0.0)  # missed, and a false one on top
+    assert r["per_class"]["mask_worn_incorrectly"]["ap50_true_labels"] == pytest.approx(1.0)
+    assert np.allclose(one_found[0].probs, np.eye(3)[[0, 0]])  # the caller's faces are not changed
+
+
 def test_unknown_ground_truth_label_is_an_error():
     items = [VocImage(Path("a.jpg"), 10, 10, np.zeros((1, 4), np.float32), ["with_mask"])]
     with pytest.raises(ValueError, match="with_mask"):
@@ -130,10 +148,11 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     r = data["reports"]["160"]
     assert {
         "imgsz", "zoom", "images", "faces", "map50", "map50_95", "per_class", "by_size", "face_score_ranking",
-        "every_class", "face", "operating_point", "confusion", "pr50", "median_ms_per_image",
+        "every_class", "true_labels", "face", "operating_point", "confusion", "pr50", "median_ms_per_image",
     } == set(r)  # fmt: skip
     assert set(r["per_class"]) == set(LABELS) and set(r["per_class"]["with_mask"]) == {
-        "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "ap50_every_class", "precision", "recall",
+        "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "ap50_every_class", "ap50_true_labels",
+        "precision", "recall",
     }  # fmt: skip
     assert r["images"] == 12 and r["faces"] == 23  # 11 images x 2 faces + the clipped one
     assert np.array(r["confusion"]["matrix"])[:3].sum() == 23
