@@ -245,3 +245,25 @@ def test_mean_spread():
     s = mean_spread([{"a": 0.5, "b": None}, {"a": 0.7, "b": 1.0}])
     assert s["a"]["mean"] == pytest.approx(0.6) and s["a"]["std"] == pytest.approx(0.1414, abs=1e-4)
     assert s["b"] == {"mean": 1.0, "std": 0.0, "min": 1.0, "max": 1.0}
+
+
+def test_folds_do_not_move_with_the_synthetic_masks():
+    """Folds are stratified by the real labels of a scene image: drawing a synthetic incorrectly-worn mask
+    on one of its faces (a new draw of the crop folder) must not move the image to another fold."""
+    from maskdet.train.classifier import _Data, _folds
+
+    names, labels = [], []
+    for i in range(12):
+        names.append(f"voc_img{i}_0.jpg")
+        labels.append(2 if i < 3 else i % 2)  # three images with a real incorrectly-worn face
+    cfg = TrainConfig(folds=3)
+    plain = _Data(None, np.array(labels), names, ["voc"] * len(names))
+    extra = [f"synth_chin_voc_img{i}_0_0.jpg" for i in range(3, 9)]  # incorrect masks on other images' faces
+    drawn = _Data(None, np.array(labels + [2] * len(extra)), names + extra, ["voc"] * len(names) + ["synth"] * 6)
+    a, b = _folds(cfg, plain, LABELS, None), _folds(cfg, drawn, LABELS, None)
+    assert [sorted(v) for _, v in a] == [sorted(v) for _, v in b]  # the same real crops validate in each fold
+    for (_, val), (train_rows, _) in zip(a, b, strict=True):  # and a synthetic mask trains with its own image
+        held_out = {names[i].rsplit("_", 1)[0] for i in val}
+        assert not {drawn.names[i] for i in train_rows if i >= len(names)} & {
+            f"synth_chin_{h}_0_0.jpg" for h in held_out
+        }

@@ -449,9 +449,10 @@ def _folds(cfg: TrainConfig, train: _Data, label_names, voc_root: str | None) ->
 
     scenes = [scene_of(n) for n in train.names]
     labels_of: dict[str, set] = {}
-    for scene, label in zip(scenes, train.labels, strict=True):
-        if scene is not None:
-            labels_of.setdefault(scene, set()).add(label_names[label])
+    for name, scene, label in zip(train.names, scenes, train.labels, strict=True):
+        if scene is not None:  # folds are stratified by real labels only: a synthetic mask's label would
+            real = name.startswith(SCENE_PREFIXES)  # move its image with each redraw of the synthetic set
+            labels_of.setdefault(scene, set()).update([label_names[label]] if real else [])
     items = [VocImage(Path(f"{s}.jpg"), 0, 0, np.zeros((0, 4), np.float32), sorted(ls)) for s, ls in labels_of.items()]
     duplicates = [tuple(f"voc_{stem}" for stem in group) for group in read_duplicates(voc_root)] if voc_root else []
     fold_of = make_folds(items, cfg.folds, duplicates, seed=cfg.seed)
