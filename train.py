@@ -2,6 +2,7 @@
 
     python train.py --dataset DATA --model mobilenetv2_100 --epochs 8 --output-dir out [--push-to-hub user/repo]
     python train.py crops --voc ../shared/datasets/facemask-voc --output runs/crops   # build the crop folder
+    python train.py calibrate --data runs/crops/validation --output-dir runs/calibrated   # T + `unknown` cut-off
     python train.py detector --data ../shared/datasets/facemask-voc --output-dir runs/detector
     python train.py quantize --detector runs/detector/weights/detector.onnx --output detector-int8.onnx
 

@@ -131,6 +131,18 @@ def crops_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     return p
 
 
+def calibrate_parser(prog: str = "train.py") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{prog} calibrate",
+        description="Fit a classifier's temperature and `unknown` cut-off on labelled crops it did not train on.",
+    )
+    p.add_argument("--classifier", default=None, help="classifier folder or hub repo id (default: bundled)")
+    p.add_argument("--data", type=Path, required=True, help="held-out crops, <folder>/<label>/*.jpg")
+    p.add_argument("--output-dir", type=Path, required=True, help="where the calibrated classifier goes")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
 def detector_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"{prog} detector", description="Train the YOLOv8 face detector.")
     p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
@@ -195,7 +207,8 @@ def quantize_parser(prog: str = "train.py") -> argparse.ArgumentParser:
 
 
 def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
-    """`python train.py ...` / `maskdet train ...`: classifier by default, `crops`, `detector`, `quantize`."""
+    """`python train.py ...` / `maskdet train ...`: classifier by default, `crops`, `calibrate`, `detector`,
+    `quantize`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = ("python " if prog.endswith(".py") else "") + prog + " " + shlex.join(argv)  # for the model card
     try:
@@ -213,6 +226,12 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 seed=a.seed,
             )
             print(json.dumps(prepare_crops(cfg, a.output)["counts"], indent=2))
+        elif argv[:1] == ["calibrate"]:
+            from maskdet.train.calibrate import calibrate
+
+            a = calibrate_parser(prog).parse_args(argv[1:])
+            print(json.dumps(calibrate(a.classifier, a.data, a.output_dir, seed=a.seed), indent=2))
+            print(f"saved to {a.output_dir}")
         elif argv[:1] == ["quantize"]:
             from maskdet.train.quantize import quantize_detector, voc_training_images
 
