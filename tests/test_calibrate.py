@@ -66,6 +66,9 @@ def test_calibrate_errors_are_clear(saved, tmp_path, capsys):
     (tmp_path / "empty" / "with_mask").mkdir(parents=True)
     assert train.main([*args, str(tmp_path / "empty")]) == 2
     assert "no labelled crops" in capsys.readouterr().err
+    (tmp_path / "empty" / "with_mask" / "voc_a_0.jpg").write_bytes(b"not a jpeg")
+    assert train.main([*args, str(tmp_path / "empty")]) == 2
+    assert "unreadable crop image(s)" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_cross_fitted_temperature_comes_from_the_other_half():
