@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from maskdet.assets import CROPS, YUNET
 from maskdet.data.synth import PLACEMENTS, draw_mask, mask_patches, mask_polygon
 
 # right eye, left eye, nose tip, mouth right, mouth left: an upright face in a 200x200 image
@@ -92,3 +93,28 @@ def test_draw_mask_fills_with_real_fabric_when_given_patches():
     assert np.abs(out[140, 100].astype(int) - (200, 30, 30)).max() <= 25  # the mouth: the patch's colour
     drawn = draw_mask(image, LANDMARKS, "correct", np.random.default_rng(0), patches=[fabric], real_share=0.0)
     assert np.abs(drawn[140, 100].astype(int) - (200, 30, 30)).max() > 25  # share 0: drawn colours as before
+
+
+@pytest.mark.skipif(
+    not (YUNET.default.is_file() and CROPS.default.is_dir()),
+    reason="needs YuNet and facemask-crops in ../shared (" + YUNET.missing(YUNET.default, "--yunet") + ")",
+)
+def test_crops_with_real_texture_draw_from_real_masked_faces(tmp_path):
+    """`train.py crops --real-texture 1`: patches come from the web folder's with_mask faces, and every mask
+    differs from the drawn-colour ones of the same seed (share 0, the old folder)."""
+    from maskdet.data.crops import CropDataConfig, prepare_crops
+
+    web = tmp_path / "web"
+    for label, n in (("with_mask", 12), ("without_mask", 6)):
+        (web / label).mkdir(parents=True)
+        for path in sorted((CROPS.default / label).iterdir())[:n]:
+            (web / label / path.name).write_bytes(path.read_bytes())
+    runs = {}
+    for share in (0.0, 1.0):
+        cfg = CropDataConfig(voc=None, extra_voc=None, extra=(web,), real_texture=share)
+        runs[share] = prepare_crops(cfg, tmp_path / f"crops{share}")["counts"]
+    assert "fabric_patches" not in runs[0.0] and runs[1.0]["fabric_patches"] >= 3
+    drawn = sorted((tmp_path / "crops1.0" / "train").rglob("synth_*.jpg"))
+    assert drawn and len(drawn) == len(list((tmp_path / "crops0.0" / "train").rglob("synth_*.jpg")))
+    before = {p.read_bytes() for p in (tmp_path / "crops0.0" / "train").rglob("synth_*.jpg")}
+    assert not before & {p.read_bytes() for p in drawn}  # every mask is real fabric now
