@@ -92,7 +92,7 @@ def calibrate(
     calibration = {
         "temperature": round(temperature, 4),
         "label_threshold": round(threshold, 4),
-        "fitted_on": f"{len(labels)} labelled crops of {Path(data).name} the model did not train on",
+        "fitted_on": f"{len(labels)} labelled crops in {data} that the model did not train on",
         "ece_before": round(rel_raw["ece"], 4),
         "ece_after": round(rel_held["ece"], 4),
         "ece_after_note": "cross-fitted: T fitted on half of the scene images, measured on the other half",
@@ -119,12 +119,17 @@ def calibrate(
 
 
 def _card_text(c: dict) -> str:
+    unknown = (
+        f"faces whose top-class probability is under {c['label_threshold']} are labelled `unknown`: below it "
+        "the classifier is wrong more often than right"
+        if c["label_threshold"] > 0
+        else "no `unknown` cut-off: at no confidence with 5 or more crops below it is the classifier wrong more "
+        "often than right"
+    )
     return (
-        f"Temperature T = {c['temperature']} (probabilities are softmax(logits / T)); faces whose top-class "
-        f"probability is under {c['label_threshold']} are labelled `unknown`, where the classifier is wrong "
-        f"more often than right. Fitted on {c['fitted_on']}. Expected calibration error "
-        f"{c['ece_before']} before, {c['ece_after']} after ({c['ece_after_note']}).\n\n"
-        f"![reliability diagram]({RELIABILITY})\n"
+        f"Temperature T = {c['temperature']} (probabilities are softmax(logits / T)); {unknown}. Fitted on "
+        f"{c['fitted_on']}. Expected calibration error {c['ece_before']} before, {c['ece_after']} after "
+        f"({c['ece_after_note']}).\n\n![reliability diagram]({RELIABILITY})\n"
     )
 
 
