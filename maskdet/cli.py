@@ -145,6 +145,7 @@ def calibrate_parser(prog: str = "train.py") -> argparse.ArgumentParser:
 
 def detector_parser(prog: str = "train.py") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"{prog} detector", description="Train the YOLOv8 face detector.")
+    p.add_argument("--seed", type=int, default=0, help="ultralytics' seed and the INT8 calibration sample")
     p.add_argument("--data", type=Path, default=VOC.default, help="VOC folder (docs/data.md)")
     p.add_argument("--model", default="yolov8n.yaml", help="ultralytics YAML (from scratch) or .pt")
     p.add_argument("--imgsz", type=int, default=416)
@@ -264,6 +265,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 classes=a.classes,
                 teacher=a.teacher,
                 teacher_conf=a.teacher_conf,
+                seed=a.seed,
             )
             print(json.dumps(train_detector(cfg), indent=2))
         else:

@@ -72,6 +72,12 @@ def test_classes_3_trains_one_class_per_mask_label(tmp_path, monkeypatch):
     assert "0: face" in Path(default["data"]).read_text() and default["single_cls"] is True
 
 
+def test_seed_flag_reaches_ultralytics(tmp_path, monkeypatch):
+    """A second seed of a recipe (issue 17 selects on two seeds) must really be another run."""
+    assert _train_args(tmp_path, monkeypatch, "--seed 1")["seed"] == 1
+    assert _train_args(tmp_path / "b", monkeypatch)["seed"] == 0
+
+
 def test_repeat_threshold_flag_oversamples_the_training_list(tmp_path, monkeypatch):
     """--repeat-threshold reaches the dataset ultralytics trains on; without it every image is listed once."""
     args = _train_args(tmp_path, monkeypatch, "--repeat-threshold 1.0")
