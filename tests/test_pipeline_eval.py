@@ -107,11 +107,17 @@ def test_true_labels_give_the_ceiling_a_perfect_classifier_reaches():
     assert r["map50"] == pytest.approx(0.0) and r["true_labels"]["map50"] == pytest.approx(1.0)
     assert r["per_class"]["mask_worn_incorrectly"]["ap50_true_labels"] == pytest.approx(1.0)
     false_face = np.array([[30, 0, 45, 15]], np.float32)
-    one_found = [Faces(np.vstack([boxes[:1], false_face]), np.array([0.9, 0.99]), probs=np.eye(3)[[0, 0]])]
+    unsure = np.array([[0.5, 0.2, 0.3], [0.4, 0.3, 0.3]], np.float32)
+    one_found = [Faces(np.vstack([boxes[:1], false_face]), np.array([0.9, 0.95]), probs=unsure)]
     r = score_faces(items, one_found, LABELS, face_threshold=0.5)
     assert r["per_class"]["with_mask"]["ap50_true_labels"] == pytest.approx(0.0)  # missed, and a false one on top
     assert r["per_class"]["mask_worn_incorrectly"]["ap50_true_labels"] == pytest.approx(1.0)
-    assert np.allclose(one_found[0].probs, np.eye(3)[[0, 0]])  # the caller's faces are not changed
+    assert np.allclose(one_found[0].probs, unsure)  # the caller's faces are not changed
+    # the false face ranks by its face score alone (0.95, not 0.95 x 0.4): above a true face scored 0.9
+    from maskdet.eval.pipeline import ground_truth, with_true_labels
+
+    oracle = with_true_labels(one_found, ground_truth(items, LABELS))[0]
+    assert np.allclose(oracle.probs, np.eye(3)[[2, 0]]) and list(oracle.label_ids) == [2, 0]
 
 
 def test_unknown_ground_truth_label_is_an_error():

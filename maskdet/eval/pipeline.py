@@ -12,9 +12,10 @@ probability, so a face called with_mask at 0.6 still counts for mask_worn_incorr
 that class's ranking. Compare with published figures on this one; `map50` is what a user of the top
 label gets.
 
-`true_labels`: the same faces, each found face (IoU >= 0.5 with a true one) given its true label: the
-mAP a perfect classifier would reach behind this detector. Its distance to `map50` is the classifier's
-share of what is lost, its distance to 1 the detector's.
+`true_labels`: the same faces, each found face (IoU >= 0.5 with a true one) given its true label and
+every face ranked by its face score alone: the mAP a perfect classifier would reach behind this
+detector. Its distance to `map50` is the classifier's share of what is lost, its distance to 1 the
+detector's.
 
 Precision, recall and the confusion matrix are for the operating point: faces at or above the face
 threshold, matched one-to-one to ground truth at IoU >= 0.5 whatever their label (as COCO matches).
@@ -95,12 +96,16 @@ def confusion(
 
 def with_true_labels(faces: Sequence[Faces], gts: Sequence[ImageBoxes], iou: float = 0.5) -> list[Faces]:
     """`faces` with each face that overlaps a true face by `iou` or more labelled as its best-overlapping one,
-    with probability 1 (the others, false faces, keep theirs): a perfect classifier behind this detector."""
+    with probability 1: a perfect classifier behind this detector. False faces keep their top label, also
+    at probability 1, so every face ranks by its face score alone and the figure is the detector's, not
+    how sure the classifier happens to be about the false ones."""
     from maskdet.boxes import box_iou
 
     out = []
     for f, g in zip(faces, gts, strict=True):
-        probs, label_ids, label_scores = f.probs.copy(), f.label_ids.copy(), f.label_scores.copy()
+        top = f.probs.argmax(axis=1) if len(f) else np.zeros(0, np.int64)
+        probs = np.eye(f.probs.shape[1], dtype=f.probs.dtype)[top]
+        label_ids, label_scores = top.astype(np.int64), np.ones(len(f), np.float32)
         if len(f) and len(g.boxes):
             overlap = box_iou(f.boxes, g.boxes)
             hit = overlap.max(1) >= iou
