@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskdet.eval.metrics import RECALL_POINTS, ImageBoxes, _coco
+from maskdet.eval.metrics import RECALL_POINTS, ImageBoxes, _coco, confusion_metrics
 from maskdet.results import Faces
 
 PREDICTIONS = "predictions.npz"  # what `evaluate.py pipeline` keeps beside pipeline_eval.json
@@ -172,17 +172,12 @@ def format_comparison(result: dict[str, dict[str, dict]], name_a: str, name_b: s
 
 def _confusion_metrics(cm: np.ndarray, rare: int) -> dict[str, float]:
     """Accuracy, macro-F1 (over classes present) and the `rare` class's recall and precision from one matrix."""
-    tp = np.diag(cm).astype(np.float64)
-    support, predicted = cm.sum(1), cm.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(support > 0, tp / support, 0.0)
-        precision = np.where(predicted > 0, tp / predicted, 0.0)
-        f1 = np.where(recall + precision > 0, 2 * recall * precision / (recall + precision), 0.0)
+    m = confusion_metrics(cm, range(len(cm)))
     return {
-        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
-        "macro_f1": float(f1[support > 0].mean()) if (support > 0).any() else 0.0,
-        "rare_recall": float(recall[rare]),
-        "rare_precision": float(precision[rare]),
+        "accuracy": m["accuracy"],
+        "macro_f1": m["macro_f1"],
+        "rare_recall": m["per_class"][rare]["recall"],
+        "rare_precision": m["per_class"][rare]["precision"],
     }
 
 

@@ -186,6 +186,11 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[
     """Accuracy, macro-F1, per-class precision / recall / F1 / support and the confusion matrix (rows = true)."""
     k = len(names)
     cm = np.bincount(np.asarray(y_true) * k + np.asarray(y_pred), minlength=k * k).reshape(k, k)
+    return confusion_metrics(cm, names)
+
+
+def confusion_metrics(cm: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """`classification_metrics` from a (k, k) confusion matrix (rows = true), e.g. a bootstrap's weighted sum."""
     per_class = {}
     for i, name in enumerate(names):
         tp, support, predicted = cm[i, i], cm[i].sum(), cm[:, i].sum()
