@@ -34,6 +34,14 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(fine[int(np.argmin([nll(logits, labels, t) for t in fine]))])
 
 
+def fit(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(temperature, `unknown` cut-off) for predictions the model did not train on: the cut-off is read
+    off the calibrated confidences, as the pipeline will see them."""
+    temperature = fit_temperature(logits, labels)
+    probs = softmax(logits, temperature)
+    return temperature, unknown_threshold(probs.max(axis=1), probs.argmax(axis=1) == np.asarray(labels))
+
+
 def isotonic(values: np.ndarray) -> np.ndarray:
     """The non-decreasing sequence closest to `values` in squared error (pool adjacent violators)."""
     means: list[float] = []

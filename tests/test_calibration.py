@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from maskdet.calibration import fit_temperature, isotonic, reliability, softmax, unknown_threshold
+from maskdet.calibration import fit, fit_temperature, isotonic, reliability, softmax, unknown_threshold
 from maskdet.classifier import MaskClassifier, calibrated_label_threshold
 from maskdet.eval.plots import save_reliability
 from maskdet.pipeline import Pipeline
@@ -61,6 +61,19 @@ def test_fit_temperature_recovers_the_true_one():
     assert fit_temperature(logits, labels) == pytest.approx(truth, rel=0.1)
     with pytest.raises(ValueError, match="at least one"):
         fit_temperature(np.zeros((0, 3)), np.zeros(0, np.int64))
+
+
+def test_fit_reads_the_cutoff_off_calibrated_confidences():
+    """Training (out of fold) and `train.py calibrate` share `fit`: T first, then the cut-off where the
+    calibrated top-class probability leaves the classifier wrong more often than right."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (3000, 3))
+    cdf = np.cumsum(softmax(logits, 2.5), axis=1)
+    labels = np.minimum((cdf < rng.random((len(cdf), 1))).sum(axis=1), 2)
+    temperature, threshold = fit(logits, labels)
+    assert temperature == fit_temperature(logits, labels)
+    probs = softmax(logits, temperature)
+    assert threshold == unknown_threshold(probs.max(1), probs.argmax(1) == labels) > 0
 
 
 @pytest.mark.parametrize(

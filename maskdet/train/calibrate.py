@@ -66,7 +66,8 @@ def calibrate(
 
     Returns the calibration block written to config.json. `output_dir` may be the classifier's own folder.
     """
-    from maskdet.calibration import fit_temperature, reliability, softmax, unknown_threshold
+    from maskdet.calibration import fit as fit_calibration
+    from maskdet.calibration import reliability, softmax
     from maskdet.classifier import MaskClassifier, resolve_classifier
     from maskdet.data.crops import scene_of
     from maskdet.eval.plots import save_reliability
@@ -83,9 +84,7 @@ def calibrate(
         logits.append(clf.logits(crops))
     logits = np.concatenate(logits)
     groups = [scene_of(p.name) or p.name for p in paths]
-    temperature = fit_temperature(logits, labels)
-    probs = softmax(logits, temperature)
-    threshold = unknown_threshold(probs.max(1), probs.argmax(1) == labels)
+    temperature, threshold = fit_calibration(logits, labels)
     raw, held = softmax(logits), cross_fitted(logits, labels, groups, seed)
     rel_raw = reliability(raw.max(1), raw.argmax(1) == labels)
     rel_held = reliability(held.max(1), held.argmax(1) == labels)

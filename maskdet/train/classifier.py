@@ -487,7 +487,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     torch = require("torch", "classifier training")
 
     from maskdet.assets import CROPS, YUNET
-    from maskdet.calibration import fit_temperature, reliability, softmax, unknown_threshold
+    from maskdet.calibration import fit as fit_calibration
+    from maskdet.calibration import reliability, softmax
     from maskdet.data.crops import CropDataConfig, load_crops, prepare_crops, source_of
     from maskdet.eval.plots import save_reliability
     from maskdet.train.card import classifier_card
@@ -541,10 +542,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 (out / "folds_partial.json").write_text(json.dumps(partial, indent=2) + "\n")
         logits = np.concatenate(oof_logits)
         y = train_data.labels[oof_rows]
-        temperature = fit_temperature(logits, y)
+        temperature, threshold = fit_calibration(logits, y)
         raw, cal = softmax(logits), softmax(logits, temperature)
         right = cal.argmax(1) == y
-        threshold = unknown_threshold(cal.max(1), right)
         calibration = {
             "temperature": round(temperature, 4),
             "label_threshold": round(threshold, 4),
