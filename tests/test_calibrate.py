@@ -59,16 +59,19 @@ def test_calibrate_in_place_twice_keeps_one_section(saved, tmp_path):
 def test_calibrate_errors_are_clear(saved, tmp_path, capsys):
     args = ["calibrate", "--classifier", str(saved), "--output-dir", str(tmp_path / "o"), "--data"]
     assert train.main([*args, str(tmp_path / "missing")]) == 2
-    assert "crop folder not found" in capsys.readouterr().err
+    assert "image folder" in (err := capsys.readouterr().err) and "not found" in err
     (tmp_path / "odd" / "masked").mkdir(parents=True)
     assert train.main([*args, str(tmp_path / "odd")]) == 2
-    assert "'masked' is not one of" in capsys.readouterr().err
+    assert "odd/masked' is not a label" in capsys.readouterr().err
     (tmp_path / "empty" / "with_mask").mkdir(parents=True)
     assert train.main([*args, str(tmp_path / "empty")]) == 2
+    assert "no images under" in capsys.readouterr().err
+    cv2.imwrite(str(tmp_path / "empty" / "with_mask" / "synth_chin_a_0_0.jpg"), np.zeros((8, 8, 3), np.uint8))
+    assert train.main([*args, str(tmp_path / "empty")]) == 2  # synthetic crops alone: nothing to fit on
     assert "no labelled crops" in capsys.readouterr().err
     (tmp_path / "empty" / "with_mask" / "voc_a_0.jpg").write_bytes(b"not a jpeg")
     assert train.main([*args, str(tmp_path / "empty")]) == 2
-    assert "unreadable crop image(s)" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert "voc_a_0.jpg" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_cross_fitted_temperature_comes_from_the_other_half():

@@ -17,10 +17,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from maskdet.data.voc import IMAGE_SUFFIXES
+from maskdet.io.images import load_image
 
 RELIABILITY = "reliability.png"
 
@@ -28,21 +27,13 @@ RELIABILITY = "reliability.png"
 def labelled_crops(data: str | Path, label_names: tuple[str, ...]) -> tuple[list[Path], np.ndarray]:
     """Real crops of `<data>/<label>/` (synthetic `synth_*` left out) and their label ids into `label_names`."""
     from maskdet.data.crops import SYNTH_PREFIX
+    from maskdet.eval.classifier import read_image_folder
 
-    data = Path(data)
-    if not data.is_dir():
-        raise FileNotFoundError(f"crop folder not found: {str(data)!r} (expected <folder>/<label>/*.jpg)")
-    paths, labels = [], []
-    for folder in sorted(p for p in data.iterdir() if p.is_dir()):
-        if folder.name not in label_names:
-            raise ValueError(f"label folder {folder.name!r} is not one of the classifier's {list(label_names)}")
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(SYNTH_PREFIX):
-                paths.append(path)
-                labels.append(label_names.index(folder.name))
-    if not paths:
-        raise ValueError(f"no labelled crops in {str(data)!r}: expected <folder>/<label>/*.jpg")
-    return paths, np.array(labels, np.int64)
+    paths, labels = read_image_folder(data, label_names)
+    real = [i for i, path in enumerate(paths) if not path.name.startswith(SYNTH_PREFIX)]
+    if not real:
+        raise ValueError(f"no labelled crops in {str(data)!r}: only synthetic {SYNTH_PREFIX}* images")
+    return [paths[i] for i in real], labels[real]
 
 
 def cross_fitted(logits: np.ndarray, labels: np.ndarray, groups: list[str], seed: int = 0) -> np.ndarray:
@@ -76,12 +67,8 @@ def calibrate(
     clf = MaskClassifier.from_pretrained(source)
     paths, labels = labelled_crops(data, clf.label_names)
     logits = []
-    for i in range(0, len(paths), batch_size):
-        crops = [cv2.imread(str(p)) for p in paths[i : i + batch_size]]
-        bad = [str(p) for p, c in zip(paths[i : i + batch_size], crops, strict=True) if c is None]
-        if bad:
-            raise ValueError(f"unreadable crop image(s): {bad[:3]}")
-        logits.append(clf.logits(crops))
+    for i in range(0, len(paths), batch_size):  # an unreadable crop stops here, before anything is written
+        logits.append(clf.logits([load_image(p) for p in paths[i : i + batch_size]]))
     logits = np.concatenate(logits)
     groups = [scene_of(p.name) or p.name for p in paths]
     temperature, threshold = fit_calibration(logits, labels)
