@@ -5,11 +5,10 @@ in the ways real ones are worn: over nose and mouth (correct); and incorrectly: 
 (nose out), on the chin only, hanging from one ear (the other strap off: the mask swings down and
 sideways, nose and half the mouth out) and pulled down under the chin onto the neck. Correct and
 incorrect masks share colours and textures, so the classifier has to learn the placement, not the
-look of a synthetic mask. Flat drawn colours are not what real masks look like (a maskless face on a
-smooth coloured background read as a mask pulled down), so most masks are filled with real fabric:
-patches cut from the lower face of real masked faces (`mask_patches`), with their own folds and
-light. Low resolution, where real badly worn masks mostly are, comes from the
-training-time degradation (`training.degrade`), applied to every source alike.
+look of a synthetic mask. Masks can instead be filled with real fabric, patches cut from the lower
+face of real masked faces (`mask_patches`, `train.py crops --real-texture`); off by default, since it
+cost precision on real faces (docs/classifier-v2.md). Low resolution, where real badly worn masks
+mostly are, comes from the training-time degradation (`training.degrade`), applied to every source alike.
 """
 
 from __future__ import annotations
