@@ -214,6 +214,30 @@ def test_folds_report_spread_and_store_calibration(tmp_path):
         assert (oof["logits"].argmax(1) == oof["labels"]).mean() == pytest.approx(pooled["accuracy"])
 
 
+def test_a_run_stopped_in_a_later_fold_keeps_the_finished_folds_predictions(tmp_path):
+    """oof.npz is written after each fold, so a long run stopped early is still comparable with --paired."""
+    import maskdet.train.classifier as tc
+
+    data = make_sources(tmp_path / "data")
+    out = tmp_path / "out"
+    real_fit, calls = tc._fit, []
+
+    def fit_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the run is stopped during its second fold
+        return real_fit(*args, **kwargs)
+
+    with mock.patch.object(tc, "_fit", fit_then_stop), pytest.raises(KeyboardInterrupt):
+        train.main(f"{TINY} --dataset {data} --batch-size 16 --folds 2 --output-dir {out}".split())
+    partial = json.loads((out / "folds_partial.json").read_text())
+    with np.load(out / "oof.npz") as oof:
+        assert set(oof["fold"]) == {0}
+        assert len(oof["names"]) == len(oof["labels"]) == len(oof["logits"]) == partial["folds"][0]["num_samples"]
+        assert (oof["logits"].argmax(1) == oof["labels"]).mean() == pytest.approx(partial["folds"][0]["accuracy"])
+    assert not (out / "folds.json").exists()
+
+
 def test_degrade_shrinks_to_the_asked_face_size():
     crop = np.zeros((130, 104, 3), np.uint8)  # a 100 x 80 face with the 15% margin
     small = degrade(crop, random.Random(0), 1.0, (8, 8))

@@ -475,6 +475,20 @@ def _report(logits: np.ndarray, data: _Data, sides: np.ndarray, label_names, tem
     return detailed_metrics(data.labels, pred, label_names, sides, data.sources)
 
 
+def _save_oof(path: Path, names: list[str], labels: np.ndarray, logits: list[np.ndarray], label_names) -> None:
+    """Each out-of-fold crop's name, label, logits and fold, for a paired comparison of two recipes on the same
+    folds (benchmarks/classifier_folds.py --paired); `logits` holds one array per finished fold.
+    """
+    np.savez(
+        path,
+        names=np.array(names),
+        labels=labels,
+        logits=np.concatenate(logits),
+        fold=np.concatenate([np.full(len(r), k) for k, r in enumerate(logits)]),
+        label_names=np.array(label_names),
+    )
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train (with --folds: K fold models first), evaluate on the validation side, save model, metrics, plots.
 
@@ -537,6 +551,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             fold_reports.append({"fold": k, "headline": headline(report), "drawn": drawn, **report})
             oof_logits.append(logits)
             oof_rows += val_rows
+            # after every fold, so a long run stopped early still compares (--paired) on the folds it finished
+            _save_oof(
+                out / OOF, [train_data.names[i] for i in oof_rows], train_data.labels[oof_rows], oof_logits, label_names
+            )
             if k + 1 < cfg.folds:  # so far, for a long run looked at (or stopped) before its last fold
                 partial = {"summary": mean_spread([r["headline"] for r in fold_reports]), "folds": fold_reports}
                 (out / "folds_partial.json").write_text(json.dumps(partial, indent=2) + "\n")
@@ -556,14 +574,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         pooled = _report(logits, train_data.subset(oof_rows), sides[oof_rows], label_names)
         folds_out = {"summary": summary, "pooled": pooled, "calibration": calibration, "folds": fold_reports}
         (out / "folds.json").write_text(json.dumps(folds_out, indent=2) + "\n")
-        np.savez(  # per crop, for a paired comparison of two recipes on the same folds (benchmarks/classifier_folds.py)
-            out / OOF,
-            names=np.array([train_data.names[i] for i in oof_rows]),
-            labels=y,
-            logits=logits,
-            fold=np.concatenate([np.full(len(r), k) for k, r in enumerate(oof_logits)]),
-            label_names=np.array(label_names),
-        )
         save_reliability(
             out / "reliability.png",
             {
