@@ -10,7 +10,8 @@ columns are the out-of-fold calibration (temperature, unknown cut-off) of that r
 With 77 real incorrectly-worn crops on the training side, fold means move by a crop or two; --paired
 scores both runs' out-of-fold labels (oof.npz) on the same crops and gives B - A with a 90% interval
 from a bootstrap over scene images (maskdet.eval.compare.paired_crop_bootstrap): an interval that
-holds 0 is a tie.
+holds 0 is a tie. `--only voc_` restricts it to the facemask-voc crops: facemask-extra labels a badly worn
+mask with_mask or without_mask, so a right `mask_worn_incorrectly` call there counts as a false one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ import json
 import sys
 from pathlib import Path
 
-KEYS = ("accuracy", "macro_f1", "incorrect_recall", "incorrect_precision", "accuracy_under_16px")
+KEYS = (
+    "accuracy",
+    "macro_f1",
+    "incorrect_recall",
+    "incorrect_precision",
+    "incorrect_recall_labelled",
+    "incorrect_precision_labelled",
+    "accuracy_under_16px",
+)
 
 
 def rows(folders: list[Path]) -> list[dict]:
@@ -53,8 +62,9 @@ def table(runs: list[dict], show_range: bool = False) -> str:
     return "\n".join(lines)
 
 
-def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float = 0.9) -> str:
-    """A markdown table of B - A on the crops both runs predicted out of fold."""
+def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float = 0.9, only: str | None = None) -> str:
+    """A markdown table of B - A on the crops both runs predicted out of fold (with `only`: those whose
+    file name starts with it, e.g. `voc_`, the one source whose labels can say mask_worn_incorrectly)."""
     import numpy as np
 
     from maskdet.data.crops import scene_of
@@ -75,6 +85,10 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
     shared = sorted(set(a["names"]) & set(b["names"]))
     if not shared:
         raise ValueError("the two runs share no out-of-fold crop: were they trained on the same crop folder?")
+    if only:
+        shared = [n for n in shared if str(n).startswith(only)]
+        if not shared:
+            raise ValueError(f"no shared out-of-fold crop name starts with {only!r}")
     rows = [{str(n): i for i, n in enumerate(r["names"])} for r in runs]
     ia, ib = [rows[0][n] for n in shared], [rows[1][n] for n in shared]
     if (a["labels"][ia] != b["labels"][ib]).any():
@@ -92,7 +106,8 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
         level,
     )
     lines = [
-        f"A = {folder_a.name}, B = {folder_b.name}: {len(shared)} out-of-fold crops",
+        f"A = {folder_a.name}, B = {folder_b.name}: {len(shared)} out-of-fold crops"
+        + (f" named {only}*" if only else ""),
         f"({len(a['names']) - len(shared)} only in A, {len(b['names']) - len(shared)} only in B)",
         "",
         "| figure | A | B | B - A | interval | verdict |",
@@ -113,11 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--range", action="store_true", help="also show min-max over the folds")
     p.add_argument("--paired", action="store_true", help="two runs: B - A on the same out-of-fold crops")
     p.add_argument("--resamples", type=int, default=1000)
+    p.add_argument(
+        "--only",
+        metavar="PREFIX",
+        help="--paired on the crops whose name starts with PREFIX (voc_: the source that labels badly worn masks)",
+    )
     a = p.parse_args(argv)
     if a.paired and len(a.folders) != 2:
         p.error("--paired compares exactly two run folders")
     try:
-        print(paired(*a.folders, resamples=a.resamples) if a.paired else table(rows(a.folders), a.range))
+        print(paired(*a.folders, resamples=a.resamples, only=a.only) if a.paired else table(rows(a.folders), a.range))
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -131,6 +131,19 @@ def test_classifier_folds_paired(tmp_path, capsys):
     row = next(line for line in out.splitlines() if line.startswith("| accuracy"))
     assert f"| {(wrong == labels).mean():.3f} | 1.000 |" in row and row.endswith("| B better |")
     assert "mask_worn_incorrectly recall" in out
+    mixed = [n.replace("voc_", "extra_") if i % 8 < 4 else n for i, n in enumerate(names)]  # 15 of 30 scenes
+    _oof(tmp_path / "D", mixed, labels, wrong)
+    _oof(tmp_path / "E", mixed, labels, labels)
+    argv = [str(tmp_path / "D"), str(tmp_path / "E"), "--paired", "--resamples", "50", "--only", "voc_"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    voc = np.array([i % 8 >= 4 for i in range(120)])
+    assert "60 out-of-fold crops named voc_*" in out
+    assert f"| accuracy | {(wrong == labels)[voc].mean():.3f} | 1.000 |" in out
+    assert (
+        bench.main([*argv[:-1], "web_"]) == 2
+        and "no shared out-of-fold crop name starts with 'web_'" in capsys.readouterr().err
+    )
     _oof(tmp_path / "C", names, (labels + 1) % 3, labels)  # the same crops labelled otherwise
     assert bench.main([str(tmp_path / "A"), str(tmp_path / "C"), "--paired"]) == 2
     assert "different labels" in capsys.readouterr().err

@@ -9,9 +9,9 @@ import pytest
 
 import train
 from maskdet.classifier import MaskClassifier
-from maskdet.eval.metrics import classification_metrics
+from maskdet.eval.metrics import classification_metrics, detailed_metrics, where_labelled
 from maskdet.results import LABELS
-from maskdet.train.classifier import TrainConfig, add_context, degrade, mean_spread
+from maskdet.train.classifier import TrainConfig, add_context, degrade, headline, mean_spread
 
 TINY = "--model mobilenetv3_small_050 --img-size 32 --epochs 1"
 COLORS = {"with_mask": (255, 0, 0), "without_mask": (0, 255, 0), "mask_worn_incorrectly": (0, 0, 255)}
@@ -178,6 +178,23 @@ def make_sources(root: Path, per_source: int = 6) -> Path:
                     # a dot in the image stem, as facemask-extra has ("...fit-760w"): folds must keep it
                     cv2.imwrite(str(root / side / label / f"{source}_{label[:5]}{i}.fit_0.jpg"), img)
     return root
+
+
+def test_incorrect_figures_where_the_source_labels_it():
+    """A source that never labels mask_worn_incorrectly (facemask-extra) is left out of its labelled figures."""
+    # voc: 2 incorrect (1 found), 1 with_mask called incorrect; extra: 2 with_mask called incorrect (badly worn)
+    y = np.array([2, 2, 0, 0, 1, 0, 0, 1])
+    p = np.array([2, 0, 2, 0, 1, 2, 2, 1])
+    sources = ["voc"] * 5 + ["extra"] * 3
+    m = detailed_metrics(y, p, LABELS, sources=sources)
+    assert m["per_class"][LABELS[2]]["precision"] == pytest.approx(1 / 4)
+    h = headline(m)
+    assert h["incorrect_precision"] == pytest.approx(1 / 4) and h["incorrect_recall"] == pytest.approx(1 / 2)
+    assert h["incorrect_precision_labelled"] == pytest.approx(1 / 2)
+    assert h["incorrect_recall_labelled"] == pytest.approx(1 / 2)
+    assert where_labelled(detailed_metrics(y, p, LABELS), LABELS[2]) is None  # no sources given
+    no_incorrect = np.array([0, 0, 0, 0, 1, 0, 0, 1])
+    assert headline(detailed_metrics(no_incorrect, p, LABELS, sources=sources))["incorrect_precision_labelled"] is None
 
 
 @pytest.mark.parametrize(("extra_weight", "share"), [(1.0, 0.75), (0.0, 1.0)])

@@ -237,12 +237,28 @@ def detailed_metrics(
         }
     if sources is not None:
         src = np.asarray(sources)
-        m["by_source"] = {
-            name: {
+        m["by_source"] = {}
+        for name in sorted(set(sources)):
+            sm = classification_metrics(y_true[src == name], y_pred[src == name], names)
+            m["by_source"][name] = {
                 "accuracy": float(ok[src == name].mean()),
-                "macro_f1": classification_metrics(y_true[src == name], y_pred[src == name], names)["macro_f1"],
+                "macro_f1": sm["macro_f1"],
                 "count": int((src == name).sum()),
+                "confusion_matrix": sm["confusion_matrix"],
             }
-            for name in sorted(set(sources))
-        }
     return m
+
+
+def where_labelled(m: dict[str, Any], name: str) -> dict[str, float] | None:
+    """Class `name`'s precision and recall over the sources of `detailed_metrics(..., sources)` whose labels
+    hold it: a source that never labels it (facemask-extra has no mask_worn_incorrectly) cannot tell a right
+    call of it from a false one. None without sources or without such a source.
+    """
+    labels = m["labels"]
+    i = labels.index(name)
+    cms = [np.array(s["confusion_matrix"]) for s in m.get("by_source", {}).values() if "confusion_matrix" in s]
+    cms = [cm for cm in cms if cm[i].sum()]
+    if not cms:
+        return None
+    c = confusion_metrics(sum(cms), labels)["per_class"][name]
+    return {"precision": c["precision"], "recall": c["recall"]}
