@@ -108,7 +108,8 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
     lines = [
         f"A = {folder_a.name}, B = {folder_b.name}: {len(shared)} out-of-fold crops"
         + (f" named {only}*" if only else ""),
-        f"({len(a['names']) - len(shared)} only in A, {len(b['names']) - len(shared)} only in B)",
+        f"({sum(str(n).startswith(only or '') for n in a['names']) - len(shared)} only in A, "
+        f"{sum(str(n).startswith(only or '') for n in b['names']) - len(shared)} only in B)",
         "",
         "| figure | A | B | B - A | interval | verdict |",
         "|---|---|---|---|---|---|",

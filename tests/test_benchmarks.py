@@ -138,7 +138,7 @@ def test_classifier_folds_paired(tmp_path, capsys):
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
     voc = np.array([i % 8 >= 4 for i in range(120)])
-    assert "60 out-of-fold crops named voc_*" in out
+    assert "60 out-of-fold crops named voc_*\n(0 only in A, 0 only in B)" in out
     assert f"| accuracy | {(wrong == labels)[voc].mean():.3f} | 1.000 |" in out
     assert (
         bench.main([*argv[:-1], "web_"]) == 2
