@@ -9,6 +9,7 @@ import pytest
 
 import train
 from maskdet.classifier import MaskClassifier
+from maskdet.eval.classifier import format_classification
 from maskdet.eval.metrics import classification_metrics, detailed_metrics, where_labelled
 from maskdet.results import LABELS
 from maskdet.train.classifier import TrainConfig, add_context, degrade, headline, mean_spread
@@ -195,6 +196,10 @@ def test_incorrect_figures_where_the_source_labels_it():
     assert where_labelled(detailed_metrics(y, p, LABELS), LABELS[2]) is None  # no sources given
     no_incorrect = np.array([0, 0, 0, 0, 1, 0, 0, 1])
     assert headline(detailed_metrics(no_incorrect, p, LABELS, sources=sources))["incorrect_precision_labelled"] is None
+    m["unreadable"] = []
+    text = format_classification(m)  # evaluate.py classify prints it under the by-source table
+    assert "mask_worn_incorrectly on the sources that label it (voc): precision 0.500, recall 0.500" in text
+    assert "with_mask on the sources" not in text  # both sources label it: the headline row says it all
 
 
 @pytest.mark.parametrize(("extra_weight", "share"), [(1.0, 0.75), (0.0, 1.0)])

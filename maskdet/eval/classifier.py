@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from maskdet.data.voc import IMAGE_SUFFIXES, VOC_LABEL_MAP
-from maskdet.eval.metrics import detailed_metrics
+from maskdet.eval.metrics import detailed_metrics, where_labelled
 from maskdet.eval.plots import markdown_matrix
 from maskdet.io.images import load_image
 
@@ -104,6 +104,14 @@ def format_classification(m: dict[str, Any]) -> str:
         lines += ["", "| source | accuracy | macro-F1 | crops |", "|---|---|---|---|"]
         for name, b in m["by_source"].items():
             lines.append(f"| {name} | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | {b['count']} |")
+        for i, name in enumerate(names):  # a class some source never labels: its figures where it is labelled
+            holding = [src for src, b in m["by_source"].items() if np.array(b["confusion_matrix"])[i].sum()]
+            if holding and len(holding) < len(m["by_source"]):
+                c = where_labelled(m, name)
+                lines.append(
+                    f"\n{name} on the sources that label it ({', '.join(holding)}): "
+                    f"precision {c['precision']:.3f}, recall {c['recall']:.3f}"
+                )
     if "unknown" in m and m["unknown"]["threshold"] > 0:
         u = m["unknown"]
         acc = "-" if u["accuracy_of_labelled"] is None else f"{u['accuracy_of_labelled']:.3f}"
