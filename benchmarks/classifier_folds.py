@@ -82,13 +82,12 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
     a, b = runs
     if list(a["label_names"]) != list(b["label_names"]):
         raise ValueError(f"the runs' labels differ: {list(a['label_names'])} vs {list(b['label_names'])}")
-    shared = sorted(set(a["names"]) & set(b["names"]))
+    kept = [{str(n) for n in r["names"] if str(n).startswith(only or "")} for r in runs]
+    shared = sorted(kept[0] & kept[1])
+    if not shared and only and set(a["names"]) & set(b["names"]):
+        raise ValueError(f"no shared out-of-fold crop name starts with {only!r}")
     if not shared:
         raise ValueError("the two runs share no out-of-fold crop: were they trained on the same crop folder?")
-    if only:
-        shared = [n for n in shared if str(n).startswith(only)]
-        if not shared:
-            raise ValueError(f"no shared out-of-fold crop name starts with {only!r}")
     rows = [{str(n): i for i, n in enumerate(r["names"])} for r in runs]
     ia, ib = [rows[0][n] for n in shared], [rows[1][n] for n in shared]
     if (a["labels"][ia] != b["labels"][ib]).any():
@@ -108,8 +107,7 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
     lines = [
         f"A = {folder_a.name}, B = {folder_b.name}: {len(shared)} out-of-fold crops"
         + (f" named {only}*" if only else ""),
-        f"({sum(str(n).startswith(only or '') for n in a['names']) - len(shared)} only in A, "
-        f"{sum(str(n).startswith(only or '') for n in b['names']) - len(shared)} only in B)",
+        f"({len(kept[0]) - len(shared)} only in A, {len(kept[1]) - len(shared)} only in B)",
         "",
         "| figure | A | B | B - A | interval | verdict |",
         "|---|---|---|---|---|---|",

@@ -193,6 +193,7 @@ def test_incorrect_figures_where_the_source_labels_it():
     assert h["incorrect_precision"] == pytest.approx(1 / 4) and h["incorrect_recall"] == pytest.approx(1 / 2)
     assert h["incorrect_precision_labelled"] == pytest.approx(1 / 2)
     assert h["incorrect_recall_labelled"] == pytest.approx(1 / 2)
+    assert where_labelled(m, LABELS[2])["sources"] == ["voc"]
     assert where_labelled(detailed_metrics(y, p, LABELS), LABELS[2]) is None  # no sources given
     no_incorrect = np.array([0, 0, 0, 0, 1, 0, 0, 1])
     assert headline(detailed_metrics(no_incorrect, p, LABELS, sources=sources))["incorrect_precision_labelled"] is None

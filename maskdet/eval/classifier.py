@@ -104,12 +104,11 @@ def format_classification(m: dict[str, Any]) -> str:
         lines += ["", "| source | accuracy | macro-F1 | crops |", "|---|---|---|---|"]
         for name, b in m["by_source"].items():
             lines.append(f"| {name} | {b['accuracy']:.3f} | {b['macro_f1']:.3f} | {b['count']} |")
-        for i, name in enumerate(names):  # a class some source never labels: its figures where it is labelled
-            holding = [src for src, b in m["by_source"].items() if np.array(b["confusion_matrix"])[i].sum()]
-            if holding and len(holding) < len(m["by_source"]):
-                c = where_labelled(m, name)
+        for name in names:  # a class some source never labels: its figures where it is labelled
+            c = where_labelled(m, name)
+            if c and len(c["sources"]) < len(m["by_source"]):
                 lines.append(
-                    f"\n{name} on the sources that label it ({', '.join(holding)}): "
+                    f"\n{name} on the sources that label it ({', '.join(c['sources'])}): "
                     f"precision {c['precision']:.3f}, recall {c['recall']:.3f}"
                 )
     if "unknown" in m and m["unknown"]["threshold"] > 0:

@@ -241,24 +241,27 @@ def detailed_metrics(
         for name in sorted(set(sources)):
             sm = classification_metrics(y_true[src == name], y_pred[src == name], names)
             m["by_source"][name] = {
-                "accuracy": float(ok[src == name].mean()),
+                "accuracy": sm["accuracy"],
                 "macro_f1": sm["macro_f1"],
-                "count": int((src == name).sum()),
+                "count": sm["num_samples"],
                 "confusion_matrix": sm["confusion_matrix"],
             }
     return m
 
 
-def where_labelled(m: dict[str, Any], name: str) -> dict[str, float] | None:
+def where_labelled(m: dict[str, Any], name: str) -> dict[str, Any] | None:
     """Class `name`'s precision and recall over the sources of `detailed_metrics(..., sources)` whose labels
-    hold it: a source that never labels it (facemask-extra has no mask_worn_incorrectly) cannot tell a right
-    call of it from a false one. None without sources or without such a source.
+    hold it, and those sources: a source that never labels it (facemask-extra has no mask_worn_incorrectly)
+    cannot tell a right call of it from a false one. None without sources, without the class or without
+    such a source.
     """
     labels = m["labels"]
-    i = labels.index(name)
-    cms = [np.array(s["confusion_matrix"]) for s in m.get("by_source", {}).values() if "confusion_matrix" in s]
-    cms = [cm for cm in cms if cm[i].sum()]
-    if not cms:
+    if name not in labels:
         return None
-    c = confusion_metrics(sum(cms), labels)["per_class"][name]
-    return {"precision": c["precision"], "recall": c["recall"]}
+    i = labels.index(name)
+    cms = {src: np.array(s["confusion_matrix"]) for src, s in m.get("by_source", {}).items()}
+    holding = [src for src, cm in cms.items() if cm[i].sum()]
+    if not holding:
+        return None
+    c = confusion_metrics(sum(cms[src] for src in holding), labels)["per_class"][name]
+    return {"precision": c["precision"], "recall": c["recall"], "sources": holding}

@@ -111,7 +111,7 @@ def headline(m: dict[str, Any]) -> dict[str, float | None]:
     on the sources whose labels use the class: facemask-extra's badly worn masks are labelled with or without,
     so a right incorrect call there counts as false), accuracy < 16 px."""
     incorrect = m["per_class"].get("mask_worn_incorrectly", {})
-    labelled = where_labelled(m, "mask_worn_incorrectly") if "mask_worn_incorrectly" in m["labels"] else None
+    labelled = where_labelled(m, "mask_worn_incorrectly")
     return {
         "accuracy": m["accuracy"],
         "macro_f1": m["macro_f1"],
