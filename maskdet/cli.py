@@ -82,7 +82,13 @@ def classifier_parser(prog: str = "train.py") -> argparse.ArgumentParser:
         "fitted on their out-of-fold predictions (temperature, unknown cut-off, stored in config.json)",
     )
     p.add_argument("--no-final", action="store_true", help="folds only: no final model (to compare recipes)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--fold-limit", type=int, default=None, metavar="N", help="train only the first N folds (a quick ablation)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="draws the training (sampling, augmentation, init of the head)")
+    p.add_argument(
+        "--fold-seed", type=int, default=0, help="cuts the folds (kept apart from --seed, so seeds pair on one fold)"
+    )
     p.add_argument("--max-train-samples", type=int, default=None, help="for smoke runs")
     p.add_argument("--samples-per-epoch", type=int, default=None)
     p.add_argument("--output-dir", type=Path, required=True)
@@ -296,6 +302,8 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 folds=a.folds,
                 final=not a.no_final,
                 seed=a.seed,
+                fold_seed=a.fold_seed,
+                fold_limit=a.fold_limit,
                 max_train_samples=a.max_train_samples,
                 samples_per_epoch=a.samples_per_epoch,
                 push_to_hub=a.push_to_hub,

@@ -294,6 +294,46 @@ def test_mean_spread():
     assert s["b"] == {"mean": 1.0, "std": 0.0, "min": 1.0, "max": 1.0}
 
 
+def test_fold_limit_trains_the_first_folds_only_and_pairs_with_a_full_run(tmp_path):
+    """--fold-limit 1 of --folds 2: one fold model, its out-of-fold predictions on exactly the crops the
+    full run's first fold validates on, and no calibration or final model (too few folds for either)."""
+    data = make_sources(tmp_path / "data")
+    full, quick = tmp_path / "full", tmp_path / "quick"
+    base = f"{TINY} --dataset {data} --batch-size 16 --folds 2 --no-final"
+    assert train.main(f"{base} --output-dir {full}".split()) == 0
+    assert train.main(f"{base} --fold-limit 1 --seed 5 --output-dir {quick}".split()) == 0
+    metrics = json.loads((quick / "metrics.json").read_text())
+    assert metrics["folds_trained"] == 1 and "calibration" not in metrics
+    assert not (quick / "folds.json").exists() and not (quick / "model.safetensors").exists()
+    with np.load(full / "oof.npz") as a, np.load(quick / "oof.npz") as b:
+        assert set(b["fold"]) == {0}
+        assert sorted(b["names"]) == sorted(a["names"][a["fold"] == 0])  # another --seed, the same fold
+
+
+def test_fold_seed_alone_cuts_the_folds():
+    from maskdet.train.classifier import _Data, _folds
+
+    names = [f"voc_img{i}_0.jpg" for i in range(30)]
+    data = _Data(None, np.array([i % 3 for i in range(30)]), names, ["voc"] * 30)
+
+    def val_sets(**kw):
+        return [sorted(v) for _, v in _folds(TrainConfig(folds=3, **kw), data, LABELS, None)]
+
+    assert val_sets(seed=0) == val_sets(seed=7)  # the training seed leaves the folds alone
+    assert val_sets(fold_seed=0) != val_sets(fold_seed=1)
+
+
+def test_fold_limit_needs_folds_and_no_final_model():
+    for bad in (
+        {"folds": 3, "fold_limit": 1},
+        {"folds": 3, "final": False, "fold_limit": 4},
+        {"folds": 3, "final": False, "fold_limit": 0},
+    ):
+        with pytest.raises(ValueError, match="--fold-limit"):
+            TrainConfig(**bad)
+    assert TrainConfig(folds=3, final=False, fold_limit=3).fold_limit == 3
+
+
 def test_folds_do_not_move_with_the_synthetic_masks():
     """Folds are stratified by the real labels of a scene image: drawing a synthetic incorrectly-worn mask
     on one of its faces (a new draw of the crop folder) must not move the image to another fold."""

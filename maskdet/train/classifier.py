@@ -46,6 +46,10 @@ class TrainConfig:
             fit the calibration on their out-of-fold predictions; 0: no folds, no calibration.
         final: train the model on the whole training side after the folds (False: folds only, to compare
             recipes).
+        fold_seed: cuts the folds, apart from `seed` (which draws the training), so runs with another
+            training seed validate on the same crops and pair (benchmarks/classifier_folds.py --paired).
+        fold_limit: train only the first N of the K folds (a quick paired ablation); no calibration, no
+            final model. None: all K.
     """
 
     dataset: str = "runs/crops"
@@ -67,6 +71,8 @@ class TrainConfig:
     folds: int = 0
     final: bool = True
     seed: int = 0
+    fold_seed: int = 0
+    fold_limit: int | None = None
     max_train_samples: int | None = None
     samples_per_epoch: int | None = None
     push_to_hub: str | None = None
@@ -94,6 +100,11 @@ class TrainConfig:
             raise ValueError(f"folds must be 0 (none) or at least 2 (use --folds), but got {self.folds}")
         if not self.final and not self.folds:
             raise ValueError("with no final model (--no-final) there must be folds to train: pass --folds K")
+        if self.fold_limit is not None and not (1 <= self.fold_limit <= self.folds and not self.final):
+            raise ValueError(
+                f"--fold-limit N trains the first N of --folds K (1 <= N <= K) and no final model (--no-final), "
+                f"but got N={self.fold_limit}, K={self.folds}, final={self.final}"
+            )
         if any(w < 0 for w in self.source_weights.values()):
             raise ValueError(f"source weights must be >= 0 (0 leaves a source out), but got {self.source_weights}")
 
@@ -460,9 +471,9 @@ def _folds(cfg: TrainConfig, train: _Data, label_names, voc_root: str | None) ->
             labels_of.setdefault(scene, set()).update([label_names[label]] if real else [])
     items = [VocImage(Path(f"{s}.jpg"), 0, 0, np.zeros((0, 4), np.float32), sorted(ls)) for s, ls in labels_of.items()]
     duplicates = [tuple(f"voc_{stem}" for stem in group) for group in read_duplicates(voc_root)] if voc_root else []
-    fold_of = make_folds(items, cfg.folds, duplicates, seed=cfg.seed)
+    fold_of = make_folds(items, cfg.folds, duplicates, seed=cfg.fold_seed)
     out = []
-    for k in range(cfg.folds):
+    for k in range(cfg.fold_limit or cfg.folds):
         val_rows = [
             i
             for i, (n, s) in enumerate(zip(train.names, scenes, strict=True))
@@ -563,6 +574,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             if k + 1 < cfg.folds:  # so far, for a long run looked at (or stopped) before its last fold
                 partial = {"summary": mean_spread([r["headline"] for r in fold_reports]), "folds": fold_reports}
                 (out / "folds_partial.json").write_text(json.dumps(partial, indent=2) + "\n")
+        if len(fold_reports) < cfg.folds:  # --fold-limit: too few folds for a calibration, and no final model
+            metrics.update(folds=mean_spread([r["headline"] for r in fold_reports]), folds_trained=len(fold_reports))
+            metrics["train_seconds"] = round(time.time() - start, 1)
+            metrics["config"] = {k: str(v) for k, v in asdict(cfg).items()}
+            (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            return metrics
         logits = np.concatenate(oof_logits)
         y = train_data.labels[oof_rows]
         temperature, threshold = fit_calibration(logits, y)
