@@ -3,6 +3,7 @@
     python train.py --dataset runs/crops --folds 3 --no-final ... --output-dir runs/cmp/A    # one run a recipe
     python benchmarks/classifier_folds.py runs/cmp/A runs/cmp/B ...
     python benchmarks/classifier_folds.py runs/cmp/A runs/cmp/B --paired   # B - A, crop by crop
+    python benchmarks/classifier_folds.py runs/cmp/A runs/cmp/A+runs/cmp/B --paired  # A and B averaged
 
 Each cell is mean +- standard deviation over the folds (min-max in brackets with --range); the last
 columns are the out-of-fold calibration (temperature, unknown cut-off) of that recipe.
@@ -10,7 +11,8 @@ columns are the out-of-fold calibration (temperature, unknown cut-off) of that r
 With 77 real incorrectly-worn crops on the training side, fold means move by a crop or two; --paired
 scores both runs' out-of-fold labels (oof.npz) on the same crops and gives B - A with a 90% interval
 from a bootstrap over scene images (maskdet.eval.compare.paired_crop_bootstrap): an interval that
-holds 0 is a tie. `--only voc_` restricts it to the facemask-voc crops: facemask-extra labels a badly worn
+holds 0 is a tie. A run written `A+B` is the two runs' ensemble (their log-probabilities averaged) on the
+crops all of them predicted. `--only voc_` restricts it to the facemask-voc crops: facemask-extra labels a badly worn
 mask with_mask or without_mask, so a right `mask_worn_incorrectly` call there counts as a false one.
 """
 
@@ -62,23 +64,59 @@ def table(runs: list[dict], show_range: bool = False) -> str:
     return "\n".join(lines)
 
 
+def run_name(spec: Path) -> str:
+    """`runs/cls/A+runs/cls/B` -> `A+B`."""
+    return "+".join(Path(part).name for part in str(spec).split("+"))
+
+
+def load_oof(spec: Path) -> dict:
+    """A run's oof.npz as a dict; `A+B[+...]`: the runs' average log-probabilities (an ensemble) on the
+    out-of-fold crops they all predicted, in the first run's order."""
+    import numpy as np
+
+    from maskdet.train.classifier import OOF
+
+    runs = []
+    for part in str(spec).split("+"):
+        path = Path(part) / OOF
+        if not path.is_file():
+            raise FileNotFoundError(f"no {OOF} in {part!r}: train it with --folds K (this code or later)")
+        with np.load(path) as z:
+            runs.append({k: z[k] for k in z.files})
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    index = [{str(n): i for i, n in enumerate(r["names"])} for r in runs]
+    names = [str(n) for n in first["names"] if all(str(n) in ix for ix in index[1:])]
+    logp = []
+    for r, ix in zip(runs, index, strict=True):
+        if list(r["label_names"]) != list(first["label_names"]):
+            raise ValueError(f"the ensemble's runs' labels differ: {list(r['label_names'])}")
+        rows = [ix[n] for n in names]
+        if (r["labels"][rows] != first["labels"][[index[0][n] for n in names]]).any():
+            raise ValueError("the same crop has different labels in the ensemble's runs")
+        z = r["logits"][rows].astype(np.float64)
+        z = z - z.max(1, keepdims=True)
+        logp.append(z - np.log(np.exp(z).sum(1, keepdims=True)))
+    rows = [index[0][n] for n in names]
+    return {
+        "names": np.array(names),
+        "labels": first["labels"][rows],
+        "logits": np.mean(logp, axis=0).astype(np.float32),
+        "fold": first["fold"][rows],
+        "label_names": first["label_names"],
+    }
+
+
 def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float = 0.9, only: str | None = None) -> str:
     """A markdown table of B - A on the crops both runs predicted out of fold (with `only`: those whose
     file name starts with it, e.g. `voc_`, the one source whose labels can say mask_worn_incorrectly)."""
-    import numpy as np
 
     from maskdet.data.crops import scene_of
     from maskdet.eval.compare import paired_crop_bootstrap
     from maskdet.results import LABELS
-    from maskdet.train.classifier import OOF
 
-    runs = []
-    for folder in (folder_a, folder_b):
-        path = folder / OOF
-        if not path.is_file():
-            raise FileNotFoundError(f"no {OOF} in {str(folder)!r}: train it with --folds K (this code or later)")
-        with np.load(path) as z:
-            runs.append({k: z[k] for k in z.files})
+    runs = [load_oof(folder) for folder in (folder_a, folder_b)]
     a, b = runs
     if list(a["label_names"]) != list(b["label_names"]):
         raise ValueError(f"the runs' labels differ: {list(a['label_names'])} vs {list(b['label_names'])}")
@@ -105,7 +143,7 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
         level,
     )
     lines = [
-        f"A = {folder_a.name}, B = {folder_b.name}: {len(shared)} out-of-fold crops"
+        f"A = {run_name(folder_a)}, B = {run_name(folder_b)}: {len(shared)} out-of-fold crops"
         + (f" named {only}*" if only else ""),
         f"({len(kept[0]) - len(shared)} only in A, {len(kept[1]) - len(shared)} only in B)",
         "",

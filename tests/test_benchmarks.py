@@ -150,6 +150,33 @@ def test_classifier_folds_paired(tmp_path, capsys):
     assert bench.main([str(tmp_path / "A"), str(tmp_path / "missing"), "--paired"]) == 2
 
 
+def test_classifier_folds_ensemble_averages_log_probabilities(tmp_path, capsys):
+    """`A+B` is the ensemble: the runs' log-probabilities averaged per crop (matched by name; a crop one run
+    lacks is left out), so two-model figures pair with one model's on the same crops."""
+    bench = _script("classifier_folds")
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 40)
+    names = [f"voc_img{i // 2}_{i % 2}.jpg" for i in range(40)]
+    _oof(tmp_path / "A", names, labels, (labels + 1) % 3)  # always wrong
+    _oof(tmp_path / "B", names[:30][::-1], labels[:30][::-1], labels[:30][::-1])  # right, 30 crops, reversed
+    with np.load(tmp_path / "B" / "oof.npz") as z:  # B twice as sure, so the average follows B
+        np.savez(tmp_path / "B" / "oof.npz", **{**{k: z[k] for k in z.files}, "logits": z["logits"] * 2})
+    ens = bench.load_oof(Path(f"{tmp_path / 'A'}+{tmp_path / 'B'}"))
+    assert list(ens["names"]) == names[:30] and (ens["labels"] == labels[:30]).all()
+    a = np.eye(3)[(labels[:30] + 1) % 3] * 5.0
+    b = np.eye(3)[labels[:30]] * 10.0
+
+    def log_softmax(z):
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+    assert np.allclose(ens["logits"], (log_softmax(a) + log_softmax(b)) / 2, atol=1e-5)
+    argv = [str(tmp_path / "A"), f"{tmp_path / 'A'}+{tmp_path / 'B'}", "--paired", "--resamples", "50"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "A = A, B = A+B: 30 out-of-fold crops" in out and "| accuracy | 0.000 | 1.000 |" in out
+    assert bench.main([str(tmp_path / "A"), f"{tmp_path / 'A'}+{tmp_path / 'missing'}", "--paired"]) == 2
+
+
 def test_coarse_passes_benchmark_quick(capsys):
     """Both settings run on every photo, and the coarse passes are switched back on afterwards."""
     import maskdet.detector as d
