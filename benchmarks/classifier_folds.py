@@ -112,6 +112,7 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
     """A markdown table of B - A on the crops both runs predicted out of fold (with `only`: those whose
     file name starts with it, e.g. `voc_`, the one source whose labels can say mask_worn_incorrectly)."""
 
+    from maskdet.calibration import softmax
     from maskdet.data.crops import scene_of
     from maskdet.eval.compare import paired_crop_bootstrap
     from maskdet.results import LABELS
@@ -141,6 +142,7 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
         rare,
         resamples,
         level,
+        rare_scores=tuple(softmax(r["logits"][i])[:, rare] for r, i in ((a, ia), (b, ib))),
     )
     lines = [
         f"A = {run_name(folder_a)}, B = {run_name(folder_b)}: {len(shared)} out-of-fold crops"
@@ -150,7 +152,11 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
         "| figure | A | B | B - A | interval | verdict |",
         "|---|---|---|---|---|---|",
     ]
-    label = {"rare_recall": f"{names[rare]} recall", "rare_precision": f"{names[rare]} precision"}
+    label = {
+        "rare_recall": f"{names[rare]} recall",
+        "rare_precision": f"{names[rare]} precision",
+        "rare_ap": f"{names[rare]} AP (ranked by its probability)",
+    }
     for key, r in result.items():
         lines.append(
             f"| {label.get(key, key)} | {r['a']:.3f} | {r['b']:.3f} | {r['diff']:+.3f} | "

@@ -174,6 +174,9 @@ def test_classifier_folds_ensemble_averages_log_probabilities(tmp_path, capsys):
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
     assert "A = A, B = A+B: 30 out-of-fold crops" in out and "| accuracy | 0.000 | 1.000 |" in out
+    if (labels[:30] == 2).any():  # B ranks the incorrect crops first: AP 1
+        assert "| mask_worn_incorrectly AP (ranked by its probability) |" in out
+        assert next(x for x in out.splitlines() if "AP (ranked" in x).split(" | ")[2] == "1.000"
     assert bench.main([str(tmp_path / "A"), f"{tmp_path / 'A'}+{tmp_path / 'missing'}", "--paired"]) == 2
 
 

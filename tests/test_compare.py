@@ -15,6 +15,7 @@ from maskdet.eval.compare import (
     load_predictions,
     paired_bootstrap,
     paired_crop_bootstrap,
+    ranked_ap,
     resampled_map,
     save_predictions,
 )
@@ -163,3 +164,24 @@ def test_paired_crops_resample_whole_groups():
     assert r["accuracy"]["low"] == r["accuracy"]["high"] == pytest.approx(r["accuracy"]["diff"])
     with pytest.raises(ValueError, match="same length"):
         paired_crop_bootstrap(labels, pred_a, labels[:-1], ["one"] * len(labels), 3, rare=2)
+
+
+def test_ranked_ap_by_hand_and_weights_count_rows():
+    positive, scores = np.array([1, 0, 1], bool), np.array([0.9, 0.8, 0.7])
+    assert ranked_ap(positive, scores) == pytest.approx((1 / 1 + 2 / 3) / 2)  # precision at each positive
+    # a weight of 2 is the row twice: [pos, pos, neg, pos] ranked so gives precisions 1, 1, 3/4
+    assert ranked_ap(positive, scores, np.array([2, 1, 1])) == pytest.approx((1 + 1 + 0.75) / 3)
+    assert ranked_ap(np.array([1, 1, 0], bool), np.array([0.1, 0.2, 0.9])) == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert np.isnan(ranked_ap(np.zeros(3, bool), scores))
+
+
+def test_paired_crops_rank_the_rare_class_by_its_scores():
+    labels, pred_a, groups = _crops(np.random.default_rng(4))
+    rare = labels == 2
+    sure, noise = rare + 0.0, np.random.default_rng(5).random(len(labels))
+    r = paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, resamples=100, rare_scores=(noise, sure))
+    assert r["rare_ap"]["a"] == pytest.approx(ranked_ap(rare, noise)) and r["rare_ap"]["b"] == 1.0
+    assert r["rare_ap"]["verdict"] == "B better" and r["accuracy"]["verdict"] == "tie"
+    assert "rare_ap" not in paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, resamples=5)
+    with pytest.raises(ValueError, match="rare_scores"):
+        paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, rare_scores=(noise, sure[:-1]))

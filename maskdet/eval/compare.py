@@ -181,6 +181,23 @@ def _confusion_metrics(cm: np.ndarray, rare: int) -> dict[str, float]:
     }
 
 
+def ranked_ap(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Average precision of `scores` ranking the `positive` rows first (each row counted `weights` times, so
+    a bootstrap draw is a weight vector): the mean over positives of the precision at their rank. Rows
+    are ranked by score, ties in their given order; nan with no positive."""
+    positive = np.asarray(positive, bool)
+    w = np.ones(len(positive)) if weights is None else np.asarray(weights, np.float64)
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    pos, w = positive[order], w[order]
+    hits = np.cumsum(w * pos)
+    seen = np.cumsum(w)
+    total = hits[-1] if len(hits) else 0.0
+    if total <= 0:
+        return float("nan")
+    keep = pos & (w > 0)
+    return float(np.sum(w[keep] * hits[keep] / seen[keep]) / total)
+
+
 def paired_crop_bootstrap(
     labels: np.ndarray,
     pred_a: np.ndarray,
@@ -191,14 +208,19 @@ def paired_crop_bootstrap(
     resamples: int = 1000,
     level: float = 0.9,
     seed: int = 0,
+    rare_scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, dict]:
     """Two classifiers' labels for the same crops: each figure of `_confusion_metrics` for A and B, and B - A
     with its `level` interval, resampling whole `groups` (a scene image's crops share its light, blur and
-    crowd, so they are not independent draws).
+    crowd, so they are not independent draws). With `rare_scores` (A's and B's probability of the `rare`
+    class per crop) also `rare_ap`: that class's average precision with the crops ranked by it, free of
+    any threshold, as the end-to-end AP ranks faces.
     """
     labels, pred_a, pred_b = (np.asarray(v, np.int64) for v in (labels, pred_a, pred_b))
     if not len(labels) == len(pred_a) == len(pred_b) == len(groups):
         raise ValueError("labels, both predictions and groups must be the same length")
+    if rare_scores is not None and not all(len(s) == len(labels) for s in rare_scores):
+        raise ValueError("rare_scores must hold one score per crop for A and for B")
     ids, group_of = np.unique(np.asarray(groups), return_inverse=True)
     k = num_classes
 
@@ -207,15 +229,22 @@ def paired_crop_bootstrap(
         return np.bincount(cells, minlength=len(ids) * k * k).reshape(len(ids), k, k)
 
     ca, cb = per_group(pred_a), per_group(pred_b)
+    is_rare = labels == rare
+
+    def figures(cm_a, cm_b, crop_weights):
+        ma, mb = _confusion_metrics(cm_a, rare), _confusion_metrics(cm_b, rare)
+        if rare_scores is not None:
+            ma["rare_ap"], mb["rare_ap"] = (ranked_ap(is_rare, s, crop_weights) for s in rare_scores)
+        return ma, mb
+
     rng = np.random.default_rng(seed)
-    draws = {name: [] for name in _confusion_metrics(ca.sum(0), rare)}
+    full_a, full_b = figures(ca.sum(0), cb.sum(0), None)
+    draws = {name: [] for name in full_a}
     for _ in range(resamples):
         weights = np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))
-        ma = _confusion_metrics(np.tensordot(weights, ca, 1), rare)
-        mb = _confusion_metrics(np.tensordot(weights, cb, 1), rare)
+        ma, mb = figures(np.tensordot(weights, ca, 1), np.tensordot(weights, cb, 1), weights[group_of])
         for name in draws:
             draws[name].append(mb[name] - ma[name])
-    full_a, full_b = _confusion_metrics(ca.sum(0), rare), _confusion_metrics(cb.sum(0), rare)
     out = {}
     for name, diffs in draws.items():
         lo, hi = np.percentile(diffs, [50 * (1 - level), 50 * (1 + level)])
