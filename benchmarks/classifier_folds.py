@@ -157,6 +157,9 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
         "rare_precision": f"{names[rare]} precision",
         "rare_ap": f"{names[rare]} AP (ranked by its probability)",
     }
+    if not (a["labels"][ia] == rare).any():  # e.g. --only extra_: its labels never say the rare class
+        result = {k: v for k, v in result.items() if not k.startswith("rare_")}
+        lines.insert(2, f"(no {names[rare]} crop among them: its rows are left out)")
     for key, r in result.items():
         lines.append(
             f"| {label.get(key, key)} | {r['a']:.3f} | {r['b']:.3f} | {r['diff']:+.3f} | "

@@ -140,6 +140,13 @@ def test_classifier_folds_paired(tmp_path, capsys):
     voc = np.array([i % 8 >= 4 for i in range(120)])
     assert "60 out-of-fold crops named voc_*\n(0 only in A, 0 only in B)" in out
     assert f"| accuracy | {(wrong == labels)[voc].mean():.3f} | 1.000 |" in out
+    two = labels % 2  # facemask-extra's case: no crop labelled mask_worn_incorrectly, so no rows for it
+    _oof(tmp_path / "F", mixed, two, (two + 1) % 2)
+    _oof(tmp_path / "G", mixed, two, two)
+    assert bench.main([str(tmp_path / "F"), str(tmp_path / "G"), "--paired", "--resamples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "(no mask_worn_incorrectly crop among them" in out and "incorrectly recall" not in out
+    assert "| accuracy | 0.000 | 1.000 |" in out
     assert (
         bench.main([*argv[:-1], "web_"]) == 2
         and "no shared out-of-fold crop name starts with 'web_'" in capsys.readouterr().err

@@ -183,5 +183,8 @@ def test_paired_crops_rank_the_rare_class_by_its_scores():
     assert r["rare_ap"]["a"] == pytest.approx(ranked_ap(rare, noise)) and r["rare_ap"]["b"] == 1.0
     assert r["rare_ap"]["verdict"] == "B better" and r["accuracy"]["verdict"] == "tie"
     assert "rare_ap" not in paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, resamples=5)
+    none = labels % 2  # no crop of class 2: no AP (it would be nan, and nan compares as a loss)
+    r = paired_crop_bootstrap(none, none, none, groups, 3, rare=2, resamples=5, rare_scores=(noise, sure))
+    assert "rare_ap" not in r
     with pytest.raises(ValueError, match="rare_scores"):
         paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, rare_scores=(noise, sure[:-1]))
