@@ -88,30 +88,29 @@ def load_oof(spec: Path) -> dict:
     first = runs[0]
     index = [{str(n): i for i, n in enumerate(r["names"])} for r in runs]
     names = [str(n) for n in first["names"] if all(str(n) in ix for ix in index[1:])]
+    rows = [[ix[n] for n in names] for ix in index]  # per run, the shared crops in the first run's order
     logp = []
-    for r, ix in zip(runs, index, strict=True):
+    for r, r_rows in zip(runs, rows, strict=True):
         if list(r["label_names"]) != list(first["label_names"]):
             raise ValueError(f"the ensemble's runs' labels differ: {list(r['label_names'])}")
-        rows = [ix[n] for n in names]
-        if (r["labels"][rows] != first["labels"][[index[0][n] for n in names]]).any():
+        if (r["labels"][r_rows] != first["labels"][rows[0]]).any():
             raise ValueError("the same crop has different labels in the ensemble's runs")
-        z = r["logits"][rows].astype(np.float64)
+        z = r["logits"][r_rows].astype(np.float64)
         z = z - z.max(1, keepdims=True)
-        logp.append(z - np.log(np.exp(z).sum(1, keepdims=True)))
-    rows = [index[0][n] for n in names]
+        logp.append(z - np.log(np.exp(z).sum(1, keepdims=True)))  # log-softmax
     return {
         "names": np.array(names),
-        "labels": first["labels"][rows],
+        "labels": first["labels"][rows[0]],
         "logits": np.mean(logp, axis=0).astype(np.float32),
-        "fold": first["fold"][rows],
+        "fold": first["fold"][rows[0]],
         "label_names": first["label_names"],
     }
 
 
 def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float = 0.9, only: str | None = None) -> str:
     """A markdown table of B - A on the crops both runs predicted out of fold (with `only`: those whose
-    file name starts with it, e.g. `voc_`, the one source whose labels can say mask_worn_incorrectly)."""
-
+    file name starts with it, e.g. `voc_`, the one source whose labels can say mask_worn_incorrectly).
+    A folder written `A+B` is that ensemble (`load_oof`)."""
     from maskdet.calibration import softmax
     from maskdet.data.crops import scene_of
     from maskdet.eval.compare import paired_crop_bootstrap
