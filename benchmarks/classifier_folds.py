@@ -69,6 +69,21 @@ def run_name(spec: Path) -> str:
     return "+".join(Path(part).name for part in str(spec).split("+"))
 
 
+def aligned(runs: list[dict], names: list[str], which: str) -> list[list[int]]:
+    """Per run, the rows of `names` (crop file names all the runs hold), after checking that the runs
+    share their label names and label each crop alike."""
+    first = runs[0]
+    rows = []
+    for r in runs:
+        if list(r["label_names"]) != list(first["label_names"]):
+            raise ValueError(f"{which}' labels differ: {list(first['label_names'])} vs {list(r['label_names'])}")
+        row_of = {str(n): i for i, n in enumerate(r["names"])}
+        rows.append([row_of[n] for n in names])
+        if (r["labels"][rows[-1]] != first["labels"][rows[0]]).any():
+            raise ValueError(f"the same crop has different labels in {which}")
+    return rows
+
+
 def load_oof(spec: Path) -> dict:
     """A run's oof.npz as a dict; `A+B[+...]`: the runs' average log-probabilities (an ensemble) on the
     out-of-fold crops they all predicted, in the first run's order."""
@@ -86,15 +101,11 @@ def load_oof(spec: Path) -> dict:
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
-    index = [{str(n): i for i, n in enumerate(r["names"])} for r in runs]
-    names = [str(n) for n in first["names"] if all(str(n) in ix for ix in index[1:])]
-    rows = [[ix[n] for n in names] for ix in index]  # per run, the shared crops in the first run's order
+    held = [{str(n) for n in r["names"]} for r in runs[1:]]
+    names = [str(n) for n in first["names"] if all(str(n) in h for h in held)]
+    rows = aligned(runs, names, "the ensemble's runs")
     logp = []
     for r, r_rows in zip(runs, rows, strict=True):
-        if list(r["label_names"]) != list(first["label_names"]):
-            raise ValueError(f"the ensemble's runs' labels differ: {list(r['label_names'])}")
-        if (r["labels"][r_rows] != first["labels"][rows[0]]).any():
-            raise ValueError("the same crop has different labels in the ensemble's runs")
         z = r["logits"][r_rows].astype(np.float64)
         z = z - z.max(1, keepdims=True)
         logp.append(z - np.log(np.exp(z).sum(1, keepdims=True)))  # log-softmax
@@ -118,18 +129,13 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
 
     runs = [load_oof(folder) for folder in (folder_a, folder_b)]
     a, b = runs
-    if list(a["label_names"]) != list(b["label_names"]):
-        raise ValueError(f"the runs' labels differ: {list(a['label_names'])} vs {list(b['label_names'])}")
     kept = [{str(n) for n in r["names"] if str(n).startswith(only or "")} for r in runs]
     shared = sorted(kept[0] & kept[1])
     if not shared and only and set(a["names"]) & set(b["names"]):
         raise ValueError(f"no shared out-of-fold crop name starts with {only!r}")
     if not shared:
         raise ValueError("the two runs share no out-of-fold crop: were they trained on the same crop folder?")
-    rows = [{str(n): i for i, n in enumerate(r["names"])} for r in runs]
-    ia, ib = [rows[0][n] for n in shared], [rows[1][n] for n in shared]
-    if (a["labels"][ia] != b["labels"][ib]).any():
-        raise ValueError("the same crop has different labels in the two runs")
+    ia, ib = aligned(runs, shared, "the two runs")
     names = [str(n) for n in a["label_names"]]
     rare = names.index(LABELS[2]) if LABELS[2] in names else len(names) - 1
     result = paired_crop_bootstrap(

@@ -505,6 +505,14 @@ def _save_oof(path: Path, names: list[str], labels: np.ndarray, logits: list[np.
     )
 
 
+def _save_folds_only(metrics: dict[str, Any], cfg: TrainConfig, seconds: float) -> dict[str, Any]:
+    """A run that ends after its folds (--no-final, --fold-limit): metrics.json with its time and config."""
+    metrics["train_seconds"] = round(seconds, 1)
+    metrics["config"] = {k: str(v) for k, v in asdict(cfg).items()}
+    (cfg.output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train (with --folds: K fold models first), evaluate on the validation side, save model, metrics, plots.
 
@@ -576,10 +584,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 (out / "folds_partial.json").write_text(json.dumps(partial, indent=2) + "\n")
         if len(fold_reports) < cfg.folds:  # --fold-limit: too few folds for a calibration, and no final model
             metrics.update(folds=mean_spread([r["headline"] for r in fold_reports]), folds_trained=len(fold_reports))
-            metrics["train_seconds"] = round(time.time() - start, 1)
-            metrics["config"] = {k: str(v) for k, v in asdict(cfg).items()}
-            (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-            return metrics
+            return _save_folds_only(metrics, cfg, time.time() - start)
         logits = np.concatenate(oof_logits)
         y = train_data.labels[oof_rows]
         temperature, threshold = fit_calibration(logits, y)
@@ -606,10 +611,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         )
         metrics.update(folds=summary, calibration=calibration)
         if not cfg.final:
-            metrics["train_seconds"] = round(time.time() - start, 1)
-            metrics["config"] = {k: str(v) for k, v in asdict(cfg).items()}
-            (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-            return metrics
+            return _save_folds_only(metrics, cfg, time.time() - start)
 
     clf, history, drawn, logits = _fit(cfg, train_data, val_data, remap, label_names, True, "")
     clf.calibration, clf.temperature = calibration, calibration.get("temperature", 1.0)
