@@ -162,8 +162,7 @@ def paired(folder_a: Path, folder_b: Path, resamples: int = 1000, level: float =
         "rare_precision": f"{names[rare]} precision",
         "rare_ap": f"{names[rare]} AP (ranked by its probability)",
     }
-    if not (a["labels"][ia] == rare).any():  # e.g. --only extra_: its labels never say the rare class
-        result = {k: v for k, v in result.items() if not k.startswith("rare_")}
+    if "rare_recall" not in result:  # e.g. --only extra_: its labels never say the rare class
         lines.insert(2, f"(no {names[rare]} crop among them: its rows are left out)")
     for key, r in result.items():
         lines.append(

@@ -185,6 +185,6 @@ def test_paired_crops_rank_the_rare_class_by_its_scores():
     assert "rare_ap" not in paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, resamples=5)
     none = labels % 2  # no crop of class 2: no AP (it would be nan, and nan compares as a loss)
     r = paired_crop_bootstrap(none, none, none, groups, 3, rare=2, resamples=5, rare_scores=(noise, sure))
-    assert "rare_ap" not in r
+    assert "rare_ap" not in r and "rare_recall" not in r and "rare_precision" not in r and "accuracy" in r
     with pytest.raises(ValueError, match="rare_scores"):
         paired_crop_bootstrap(labels, pred_a, pred_a, groups, 3, rare=2, rare_scores=(noise, sure[:-1]))

@@ -214,7 +214,8 @@ def paired_crop_bootstrap(
     with its `level` interval, resampling whole `groups` (a scene image's crops share its light, blur and
     crowd, so they are not independent draws). With `rare_scores` (A's and B's probability of the `rare`
     class per crop) also `rare_ap`: that class's average precision with the crops ranked by it, free of
-    any threshold, as the end-to-end AP ranks faces (left out when no crop holds the class).
+    any threshold, as the end-to-end AP ranks faces. When no crop holds the `rare` class, its figures are
+    left out (its recall would read 0 and its AP nan, and nan compares as a loss).
     """
     labels, pred_a, pred_b = (np.asarray(v, np.int64) for v in (labels, pred_a, pred_b))
     if not len(labels) == len(pred_a) == len(pred_b) == len(groups):
@@ -233,7 +234,9 @@ def paired_crop_bootstrap(
 
     def figures(cm_a, cm_b, crop_weights):
         ma, mb = _confusion_metrics(cm_a, rare), _confusion_metrics(cm_b, rare)
-        if rare_scores is not None and is_rare.any():  # no rare crop among them: no AP to rank
+        if not is_rare.any():  # no crop holds the rare class: nothing to recall, rank or be precise about
+            ma, mb = ({k: v for k, v in m.items() if not k.startswith("rare_")} for m in (ma, mb))
+        elif rare_scores is not None:
             ma["rare_ap"], mb["rare_ap"] = (ranked_ap(is_rare, s, crop_weights) for s in rare_scores)
         return ma, mb
 
