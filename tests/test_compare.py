@@ -47,16 +47,17 @@ def _scene(rng, n_images=40, noise=0.0):
 
 
 @pytest.mark.parametrize("face", [False, True])
-def test_full_draw_reproduces_pycocotools(face):
+@pytest.mark.parametrize("iou", [0.5, 0.3])
+def test_full_draw_reproduces_pycocotools(face, iou):
     items, faces = _scene(np.random.default_rng(0), noise=0.5)
     gts = ground_truth(items, LABELS)
     k = 3
     if face:
         gts, k = [ImageBoxes(g.boxes, np.zeros_like(g.class_ids)) for g in gts], 1
     preds = ranked(faces, face=face)
-    expected = mean_average_precision(gts, preds, num_classes=k)["map50"]
+    expected = mean_average_precision(gts, preds, num_classes=k)["map50" if iou == 0.5 else "map30"]
     assert 0.2 < expected < 0.95
-    assert resampled_map(image_matches(gts, preds, k), np.arange(len(gts))) == pytest.approx(expected, abs=1e-9)
+    assert resampled_map(image_matches(gts, preds, k, iou), np.arange(len(gts))) == pytest.approx(expected, abs=1e-9)
 
 
 def test_a_run_against_itself_is_a_tie_and_a_better_run_wins():
@@ -108,7 +109,7 @@ def test_predictions_round_trip_and_compare_cli(tmp_path, monkeypatch, capsys):
         == 0
     )
     printed = capsys.readouterr().out
-    assert "| 640 | map50 |" in printed and "| 320 | face_ap50 |" in printed
+    assert "| 640 | map50 |" in printed and "| 320 | face_ap50 |" in printed and "| 320 | face_ap30 |" in printed
     result = json.loads(out.read_text())
     assert result == json.loads(
         json.dumps(compare_runs(items, runs, load_predictions(tmp_path / "b" / PREDICTIONS)[1], resamples=50))

@@ -35,6 +35,18 @@ def test_map_by_hand():
     assert by[">=16px"]["num_gt"] == 2
 
 
+def test_ap30_counts_a_face_boxed_looser_than_the_detector_draws():
+    """A ground-truth box 1.5x the predicted one (IoU 1 / 2.25 = 0.44): a miss at 0.5, found at 0.3."""
+    gts = [ImageBoxes(np.array([[0, 0, 60, 60], [100, 100, 130, 130]]), np.array([0, 0]))]
+    preds = [ImageBoxes(np.array([[10, 10, 50, 50], [100, 100, 130, 130]]), np.array([0, 0]), np.array([0.9, 0.8]))]
+    m = mean_average_precision(gts, preds)
+    assert box_iou(gts[0].boxes[:1], preds[0].boxes[:1])[0, 0] == pytest.approx(1 / 2.25)
+    # at 0.5: FP (0.9) then TP (0.8) over 2 faces -> precision 1/2 up to recall 1/2, 0 above
+    assert m["map50"] == pytest.approx(51 * 0.5 / 101, abs=1e-6)
+    assert m["map30"] == pytest.approx(1.0) and m["per_class"][0]["ap30"] == pytest.approx(1.0)
+    assert m["map50_95"] == pytest.approx(m["map50"])  # same at 0.5..0.95: the 0.3 hit stays out of the average
+
+
 def test_recall_precision_at_threshold():
     gts, preds = case()
     r = recall_precision(gts, preds)
@@ -55,7 +67,7 @@ def test_no_predictions():
     gts, _ = case()
     empty = [ImageBoxes(np.zeros((0, 4)), np.zeros(0, int), np.zeros(0)) for _ in gts]
     m = mean_average_precision(gts, empty)
-    assert m["map50"] == 0.0 and m["by_size"]["<16px"]["ap50"] == 0.0
+    assert m["map50"] == 0.0 and m["map30"] == 0.0 and m["by_size"]["<16px"]["ap50"] == 0.0
 
 
 def test_match_and_iou():

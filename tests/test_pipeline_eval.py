@@ -153,14 +153,15 @@ def test_evaluate_pipeline_smoke(models, tmp_path, capsys):
     assert (data["reports"]["96+128"]["imgsz"], data["reports"]["96+128"]["zoom"]) == (96, 128)
     r = data["reports"]["160"]
     assert {
-        "imgsz", "zoom", "images", "faces", "map50", "map50_95", "per_class", "by_size", "face_score_ranking",
+        "imgsz", "zoom", "images", "faces", "map30", "map50", "map50_95", "per_class", "by_size", "face_score_ranking",
         "every_class", "true_labels", "face", "operating_point", "confusion", "pr50", "median_ms_per_image",
     } == set(r)  # fmt: skip
     assert set(r["per_class"]) == set(LABELS) and set(r["per_class"]["with_mask"]) == {
-        "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "ap50_every_class", "ap50_true_labels",
+        "ap30", "ap50", "ap50_95", "num_gt", "ap50_face_score_ranking", "ap50_every_class", "ap50_true_labels",
         "precision", "recall",
     }  # fmt: skip
     assert r["images"] == 12 and r["faces"] == 23  # 11 images x 2 faces + the clipped one
+    assert r["face"]["ap30"] >= r["face"]["ap50"] >= r["face"]["ap50_95"] and r["map30"] >= r["map50"]
     assert np.array(r["confusion"]["matrix"])[:3].sum() == 23
     # the mirrored view is on by default, as photos run: in the photo setting only, and named; a size
     # above the zoom still gets its photo setting when it flips

@@ -192,6 +192,7 @@ def score_faces(
         "faces": int(cm[:k].sum()),
         "map50": m["map50"],
         "map50_95": m["map50_95"],
+        "map30": m["map30"],
         "per_class": per_class,
         "by_size": m["by_size"],
         "face_score_ranking": {"map50": by_face["map50"], "map50_95": by_face["map50_95"]},
@@ -204,6 +205,7 @@ def score_faces(
         "face": {
             "ap50": agnostic["map50"],
             "ap50_95": agnostic["map50_95"],
+            "ap30": agnostic["map30"],
             "precision": _ratio(matched, matched + cm[k].sum()),
             "recall": _ratio(matched, cm[:k].sum()),
         },
@@ -278,8 +280,8 @@ def format_reports(reports: dict[str, dict]) -> str:
     lines = [
         "| imgsz | mAP50 | mAP50-95 | " + " | ".join(f"AP50 {n}" for n in names) + " | face AP50 | "
         "mAP50, face-score ranking | mAP50 / mAP50-95, every class (ultralytics val) | mAP50, true labels | "
-        "face recall / precision |",
-        "|" + "---|" * (len(names) + 8),
+        "face recall / precision | mAP30 / face AP30 |",
+        "|" + "---|" * (len(names) + 9),
     ]
     for size, r in reports.items():
         aps = " | ".join(f"{r['per_class'][n]['ap50']:.3f}" for n in names)
@@ -287,7 +289,8 @@ def format_reports(reports: dict[str, dict]) -> str:
             f"| {size} | {r['map50']:.3f} | {r['map50_95']:.3f} | {aps} | {r['face']['ap50']:.3f} | "
             f"{r['face_score_ranking']['map50']:.3f} | {r['every_class']['map50']:.3f} / "
             f"{r['every_class']['map50_95']:.3f} | {r['true_labels']['map50']:.3f} | "
-            f"{r['face']['recall']:.3f} / {r['face']['precision']:.3f} |"
+            f"{r['face']['recall']:.3f} / {r['face']['precision']:.3f} | "
+            f"{r['map30']:.3f} / {r['face']['ap30']:.3f} |"
         )
     op = first["operating_point"]
     lines += [
