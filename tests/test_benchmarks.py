@@ -196,3 +196,18 @@ def test_coarse_passes_benchmark_quick(capsys):
     assert d.coarse_sizes is before and d.coarse_sizes(640) == [320, 160]
     out = capsys.readouterr().out
     assert "median per-photo ratio" in out and "3 pairs" in out
+
+
+def test_box_style_reads_how_much_looser_the_annotations_are():
+    """Annotations 1.5x wide and 1.2x tall around the detection, centre 0.1 of its height higher; a face no
+    detection reaches at IoU 0.3 is left out."""
+    from types import SimpleNamespace
+
+    det = np.array([[100, 100, 140, 150], [300, 300, 320, 320]], np.float64)  # 40 x 50, and a far one
+    w, h = 40 * 1.5, 50 * 1.2
+    cx, cy = 120, 125 - 0.1 * 50
+    loose = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+    item = SimpleNamespace(path="scene.jpg", boxes=np.array([loose, [0, 0, 10, 10]], np.float64))
+    ratios = _script("box_style").style([item], lambda path: det)
+    assert ratios.shape == (1, 3)
+    assert ratios[0] == pytest.approx([1.5, 1.2, -0.1])
