@@ -1,6 +1,6 @@
 """How a dataset draws its face boxes, against how the detector draws them: for each annotated face that a
-detection overlaps at IoU >= 0.3 (the best one), the annotation's width and height over the detection's and
-how far its centre sits below the detection's (in detection heights), as percentiles.
+detection overlaps at IoU >= 0.3 (one to one, best overlap first), the annotation's width and height over
+the detection's and how far its centre sits below the detection's (in detection heights), as percentiles.
 
     python benchmarks/box_style.py                                   # facemask-voc validation side
     python benchmarks/box_style.py --data ../shared/datasets/facemask-extra \\
@@ -24,23 +24,18 @@ PERCENTILES = (10, 25, 50, 75, 90)
 
 
 def style(items: list, detect, iou: float = 0.3):
-    """(M, 3): width ratio, height ratio, centre offset down in detection heights, per matched face."""
+    """(M, 3): width ratio, height ratio, centre offset down in detection heights, per paired face
+    (`maskdet.train.restyle.pair_boxes`: one to one, best overlap first)."""
     import numpy as np
 
-    from maskdet.boxes import box_iou
+    from maskdet.train.restyle import box_style, pair_boxes
 
     rows = []
     for it in items:
-        pred = detect(it.path)
-        if not len(pred) or not len(it.boxes):
-            continue
-        overlap = box_iou(it.boxes, pred)
-        for i, k in enumerate(overlap.argmax(1)):
-            if overlap[i, k] >= iou:
-                g, p = it.boxes[i], pred[k]
-                pw, ph = p[2] - p[0], p[3] - p[1]
-                rows.append(((g[2] - g[0]) / pw, (g[3] - g[1]) / ph, ((g[1] + g[3]) - (p[1] + p[3])) / 2 / ph))
-    return np.asarray(rows, np.float64).reshape(-1, 3)
+        pred = np.asarray(detect(it.path)).reshape(-1, 4)
+        pairs = pair_boxes(it.boxes, pred, iou)
+        rows.append(box_style(it.boxes[pairs >= 0], pred[pairs[pairs >= 0]]))
+    return np.concatenate(rows) if rows else np.zeros((0, 3))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -194,6 +194,12 @@ def detector_parser(prog: str = "train.py") -> argparse.ArgumentParser:
         help="1: one class, face (the classifier labels it); 3: a class per mask label",
     )
     p.add_argument("--teacher-conf", type=float, default=0.5, help="teacher score for an ignore region")
+    p.add_argument(
+        "--restyle",
+        default=None,
+        help="a detector (file or folder, e.g. maskdet/weights/detector-int8.onnx) whose boxes the --extra sets'"
+        " training faces take before training (facemask-extra boxes whole heads; maskdet.train.restyle)",
+    )
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--split", type=Path, default=None, help="split JSON (default: the bundled one)")
     p.add_argument("--export-imgsz", type=int, default=640, help="ONNX export size (the model is dynamic)")
@@ -271,6 +277,7 @@ def train_main(argv: list[str] | None = None, prog: str = "train.py") -> int:
                 classes=a.classes,
                 teacher=a.teacher,
                 teacher_conf=a.teacher_conf,
+                restyle=a.restyle,
                 seed=a.seed,
             )
             print(json.dumps(train_detector(cfg), indent=2))

@@ -45,6 +45,8 @@ class DetectorTrainConfig:
     # a face detector (.pt, or a .tflite converted as `init`) whose confident unannotated faces are masked out
     teacher: Path | None = None
     teacher_conf: float = 0.5  # its score from which an unannotated face becomes an ignore region
+    # a detector whose boxes the `extra` sets' training faces take (maskdet.train.restyle); None: as annotated
+    restyle: str | None = None
 
     def __post_init__(self) -> None:
         self.data, self.split, self.output_dir = Path(self.data), Path(self.split), Path(self.output_dir)
@@ -69,6 +71,8 @@ class DetectorTrainConfig:
             raise ValueError(f"repeat_threshold must be > 0, but got {self.repeat_threshold}")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, but got {self.warmup_epochs}")
+        if self.restyle is not None and not self.extra:
+            raise ValueError("restyle redraws the boxes of the extra sets: give them with extra (--extra)")
 
 
 def init_from_tflite(tflite: Path, train_images: list[Path], out: Path, cfg: DetectorTrainConfig) -> Path:
@@ -123,6 +127,31 @@ def mask_teacher_faces(cfg: DetectorTrainConfig, train: list, images_dir: Path, 
     return summary
 
 
+def restyle_extra(cfg: DetectorTrainConfig, items: list, train_stems: list[str], out: Path) -> tuple[list, dict]:
+    """`items` with the training faces of each `cfg.extra` set boxed as `cfg.restyle` draws them (at 640,
+    the face threshold the presets use); the per-set summaries go to `out/restyle.json`."""
+    import cv2
+
+    from maskdet.detector import FaceDetector
+    from maskdet.presets import PHOTO
+    from maskdet.train.restyle import restyle
+
+    det = FaceDetector.load(cfg.restyle)
+
+    def detect(path: Path) -> np.ndarray:
+        return det.detect(cv2.imread(str(path)), conf=PHOTO.face_threshold, imgsz=PHOTO.imgsz).boxes
+
+    wanted, record, changed = set(train_stems), {"detector": str(cfg.restyle), "sets": {}}, {}
+    for root in cfg.extra:
+        root = root.resolve()
+        chosen = [it for it in items if it.stem in wanted and it.path.resolve().parent.parent == root]
+        new, record["sets"][str(root)] = restyle(chosen, detect)
+        changed.update((it.stem, it) for it in new)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "restyle.json").write_text(json.dumps(record, indent=2) + "\n")
+    return [changed.get(it.stem, it) for it in items], record
+
+
 def train_detector(cfg: DetectorTrainConfig) -> dict:
     """Convert the data, train (resuming from last.pt when present), export ONNX, return val metrics.
 
@@ -135,6 +164,9 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
 
     out = cfg.output_dir.resolve()
     items, split = load_sets([(cfg.data, cfg.split), *((root, split_for(root)) for root in cfg.extra)])
+    restyled = None
+    if cfg.restyle is not None:
+        items, restyled = restyle_extra(cfg, items, split["train"], out)
     data_yaml = voc_to_yolo(items, split, out / "yolo-data", cfg.repeat_threshold, by_label=cfg.classes == 3)
     train = select(items, split["train"])
     last = out / "weights" / "last.pt"
@@ -192,6 +224,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict:
         "recall": float(val.box.mr),
         "imgsz": cfg.imgsz,
         "ignored": teacher,
+        "restyled": restyled,
         "config": {k: str(v) for k, v in asdict(cfg).items()},
     }
     # dynamic input: the same file serves every imgsz (speed vs small faces is a runtime choice)
