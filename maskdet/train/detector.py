@@ -139,7 +139,10 @@ def restyle_extra(cfg: DetectorTrainConfig, items: list, train_stems: list[str],
     det = FaceDetector.load(cfg.restyle)
 
     def detect(path: Path) -> np.ndarray:
-        return det.detect(cv2.imread(str(path)), conf=PHOTO.face_threshold, imgsz=PHOTO.imgsz).boxes
+        image = cv2.imread(str(path))
+        if image is None:
+            raise ValueError(f"cannot read training image {str(path)!r} to restyle its boxes")
+        return det.detect(image, conf=PHOTO.face_threshold, imgsz=PHOTO.imgsz).boxes
 
     wanted, record, changed = set(train_stems), {"detector": str(cfg.restyle), "sets": {}}, {}
     for root in cfg.extra:
