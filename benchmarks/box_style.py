@@ -25,17 +25,10 @@ PERCENTILES = (10, 25, 50, 75, 90)
 
 def style(items: list, detect, iou: float = 0.3):
     """(M, 3): width ratio, height ratio, centre offset down in detection heights, per paired face
-    (`maskdet.train.restyle.pair_boxes`: one to one, best overlap first)."""
-    import numpy as np
+    (`maskdet.train.restyle.measure`: one to one, best overlap first)."""
+    from maskdet.train.restyle import measure
 
-    from maskdet.train.restyle import box_style, pair_boxes
-
-    rows = []
-    for it in items:
-        pred = np.asarray(detect(it.path)).reshape(-1, 4)
-        pairs = pair_boxes(it.boxes, pred, iou)
-        rows.append(box_style(it.boxes[pairs >= 0], pred[pairs[pairs >= 0]]))
-    return np.concatenate(rows) if rows else np.zeros((0, 3))
+    return measure(items, detect, iou)[2]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -207,7 +207,7 @@ def test_box_style_reads_how_much_looser_the_annotations_are():
     w, h = 40 * 1.5, 50 * 1.2
     cx, cy = 120, 125 - 0.1 * 50
     loose = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
-    item = SimpleNamespace(path="scene.jpg", boxes=np.array([loose, [0, 0, 10, 10]], np.float64))
+    item = SimpleNamespace(path="scene.jpg", stem="scene", boxes=np.array([loose, [0, 0, 10, 10]], np.float64))
     ratios = _script("box_style").style([item], lambda path: det)
     assert ratios.shape == (1, 3)
     assert ratios[0] == pytest.approx([1.5, 1.2, -0.1])

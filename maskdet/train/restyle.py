@@ -58,21 +58,26 @@ def undo_style(boxes: np.ndarray, style: np.ndarray, width: int, height: int) ->
     return np.clip(out, 0, [width, height, width, height]).astype(np.float32)
 
 
-def restyle(
+def measure(
     items: Sequence[VocImage], detect: Callable[[Path], np.ndarray], iou: float = 0.3
-) -> tuple[list[VocImage], dict]:
-    """`items` with every box replaced by the detection paired with it (`pair_boxes`), and the unpaired
-    ones moved by the median style of the paired; returns them and a summary for the run's record.
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Each item's detections and `pair_boxes` pairs (by stem), and the (N, 3) `box_style` of every pair.
 
     Args:
         detect: image path -> (M, 4) xyxy boxes of a detector that draws the wanted style.
     """
     found = {it.stem: np.asarray(detect(it.path), np.float32).reshape(-1, 4) for it in items}
     pairs = {it.stem: pair_boxes(it.boxes, found[it.stem], iou) for it in items}
-    styles = [
-        box_style(it.boxes[pairs[it.stem] >= 0], found[it.stem][pairs[it.stem][pairs[it.stem] >= 0]]) for it in items
-    ]
-    paired = np.concatenate(styles) if styles else np.zeros((0, 3))
+    styles = [box_style(it.boxes[p >= 0], found[it.stem][p[p >= 0]]) for it in items for p in [pairs[it.stem]]]
+    return found, pairs, np.concatenate(styles) if styles else np.zeros((0, 3))
+
+
+def restyle(
+    items: Sequence[VocImage], detect: Callable[[Path], np.ndarray], iou: float = 0.3
+) -> tuple[list[VocImage], dict]:
+    """`items` with every box replaced by the detection paired with it (`pair_boxes`), and the unpaired
+    ones moved by the median style of the paired; returns them and a summary for the run's record."""
+    found, pairs, paired = measure(items, detect, iou)
     median = np.median(paired, axis=0) if len(paired) else np.array([1.0, 1.0, 0.0])
     out = []
     for it in items:
